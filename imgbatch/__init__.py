@@ -1,0 +1,31 @@
+"""imgbatch: stream image batches from a label file into a training loop.
+
+Example:
+    >>> import imgbatch
+    >>> loader = imgbatch.Loader("labels.csv", batch_size=32, size=224)  # doctest: +SKIP
+    >>> for images, labels in loader:  # doctest: +SKIP
+    ...     train_step(images, labels)
+"""
+
+from __future__ import annotations
+
+from .errors import ImageReadError, ImgbatchError, ManifestError
+from .loader import ImgbatchWarning, Loader, batches, load_eager, load_image
+from .manifest import Manifest, read_folder, read_manifest
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ImageReadError",
+    "ImgbatchError",
+    "ImgbatchWarning",
+    "Loader",
+    "Manifest",
+    "ManifestError",
+    "__version__",
+    "batches",
+    "load_eager",
+    "load_image",
+    "read_folder",
+    "read_manifest",
+]

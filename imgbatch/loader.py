@@ -1,0 +1,580 @@
+"""``Loader``, ``batches`` and ``load_eager``: decode threads, prefetch, normalise into the batch.
+
+Images are decoded by a pool of threads (cv2 releases the GIL), a few batches ahead of the
+training loop, each written straight into its slot of a fresh batch array. A yielded batch
+belongs to the caller: the loader never writes to it again. Stopping early (``break``, an
+exception in the loop, closing the generator) cancels what is queued and joins every thread.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any, TypeAlias
+
+import numpy as np
+
+from .decode import Decoder, read_bytes
+from .errors import ImageReadError, ImgbatchError
+from .manifest import Manifest, read_folder, read_manifest
+from .order import EpochCursor, batch_count, epoch_order
+
+__all__ = ["ImgbatchWarning", "Loader", "batches", "load_eager", "load_image"]
+
+LabelSource: TypeAlias = "str | os.PathLike[str] | Manifest"
+Size: TypeAlias = "int | tuple[int, int]"
+Stats: TypeAlias = "float | Sequence[float] | None"
+Batch: TypeAlias = "tuple[np.ndarray, np.ndarray]"
+
+LAYOUTS = ("hwc", "chw")
+DTYPES = ("float32", "float16", "uint8")
+ON_ERROR = ("raise", "skip")
+
+
+class ImgbatchWarning(UserWarning):
+    """A warning from imgbatch, such as a file skipped with ``on_error="skip"``."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument checks: once, at construction, naming the parameter, the value and what is allowed.
+
+
+def _positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        msg = f"{name} must be a positive int, got {value!r}"
+        raise ValueError(msg)
+    return int(value)
+
+
+def _check_size(size: object) -> tuple[int, int]:
+    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
+        side = _positive_int("size", size)
+        return side, side
+    if isinstance(size, (tuple, list)) and len(size) == 2:
+        height, width = (_positive_int("size", s) for s in size)
+        return height, width
+    msg = f"size must be an int or a (height, width) pair of positive ints, got {size!r}"
+    raise ValueError(msg)
+
+
+def _choice(name: str, value: object, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        msg = f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}"
+        raise ValueError(msg)
+    return str(value)
+
+
+def _default_workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class _Output:
+    """How a decoded uint8 image is written into its slot: layout, dtype, scaling, mean/std."""
+
+    channels: int
+    layout: str = "hwc"
+    dtype: str = "float32"
+    mean: Stats = None
+    std: Stats = None
+    _scale: Any = field(init=False, repr=False)
+    _offset: Any = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _choice("layout", self.layout, LAYOUTS)
+        _choice("dtype", self.dtype, DTYPES)
+        mean = self._per_channel("mean", self.mean)
+        std = self._per_channel("std", self.std)
+        if self.dtype == "uint8" and (mean is not None or std is not None):
+            msg = 'mean and std need a float dtype ("float32" or "float16"), not "uint8"'
+            raise ValueError(msg)
+        if std is not None and np.any(std == 0):
+            msg = f"std must be non-zero in every channel, got {self.std!r}"
+            raise ValueError(msg)
+        # (x / 255 - mean) / std  ==  x * scale - offset: one multiply into the slot, one subtract.
+        scale = np.float32(1 / 255) if std is None else (1 / (255 * std)).astype(np.float32)
+        offset = None if mean is None else (mean / (1 if std is None else std)).astype(np.float32)
+        if self.layout == "chw":
+            scale = scale.reshape(-1, 1, 1) if np.ndim(scale) else scale
+            offset = offset.reshape(-1, 1, 1) if offset is not None else None
+        object.__setattr__(self, "_scale", scale)
+        object.__setattr__(self, "_offset", offset)
+
+    def _per_channel(self, name: str, value: Stats) -> np.ndarray | None:
+        if value is None:
+            return None
+        try:
+            array = np.asarray(value, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            array = np.array([])
+        if array.size == 1:
+            array = np.repeat(array, self.channels)
+        if array.size != self.channels or not np.all(np.isfinite(array)):
+            msg = f"{name} must be a number or {self.channels} finite numbers (one per channel), "
+            msg += f"got {value!r}"
+            raise ValueError(msg)
+        return array
+
+    def shape(self, size: tuple[int, int]) -> tuple[int, int, int]:
+        height, width = size
+        if self.layout == "chw":
+            return self.channels, height, width
+        return height, width, self.channels
+
+    def empty(self, n: int, size: tuple[int, int]) -> np.ndarray:
+        return np.empty((n, *self.shape(size)), dtype=self.dtype)
+
+    def write(self, image: np.ndarray, out: np.ndarray) -> None:
+        """Write one (H, W, C) uint8 image into ``out``, converting in a single pass."""
+        src = image.transpose(2, 0, 1) if self.layout == "chw" else image
+        if self.dtype == "uint8":
+            np.copyto(out, src)
+            return
+        np.multiply(src, self._scale, out=out, casting="same_kind")
+        if self._offset is not None:
+            out -= self._offset
+
+
+@dataclass(frozen=True)
+class _Sampler:
+    """Loads manifest row ``i`` into an output slot; a failure comes back as a value."""
+
+    manifest: Manifest
+    decoder: Decoder
+    output: _Output
+
+    def fill(self, index: int, out: np.ndarray) -> ImageReadError | None:
+        path = self.manifest.paths[index]
+        try:
+            image = self.decoder(read_bytes(path), path)
+        except ImageReadError as e:
+            line = int(self.manifest.lines[index])
+            return ImageReadError(path, e.reason, line=line, manifest=self.manifest.source)
+        self.output.write(image, out)
+        return None
+
+
+def _as_manifest(labels: LabelSource) -> Manifest:
+    if isinstance(labels, Manifest):
+        return labels
+    if not isinstance(labels, (str, os.PathLike)):
+        msg = f"labels must be a label file, a class folder or a Manifest, got {labels!r}"
+        raise TypeError(msg)
+    if os.path.isdir(labels):
+        return read_folder(labels)
+    return read_manifest(labels)
+
+
+# ---------------------------------------------------------------------------------------------
+# The loader
+
+
+class _Batch:
+    """A batch in flight: its array, the sample in each slot, and each slot's pending decode."""
+
+    __slots__ = ("cursor", "futures", "images", "indices")
+
+    def __init__(self, cursor: EpochCursor, images: np.ndarray, indices: list[int]) -> None:
+        self.cursor = cursor
+        self.images = images
+        self.indices = indices
+        self.futures: list[Future[ImageReadError | None] | None] = []
+
+
+class _EpochEnd:
+    __slots__ = ("cursor",)
+
+    def __init__(self, cursor: EpochCursor) -> None:
+        self.cursor = cursor
+
+
+class Loader:
+    """Batches of images and labels from a label file, decoded lazily by background threads.
+
+    Each ``for`` over the loader runs one epoch and yields ``(images, labels)``: ``images`` of
+    shape ``(B, H, W, C)`` (or ``(B, C, H, W)`` with ``layout="chw"``), ``labels`` of shape
+    ``(B,)``. Only ``prefetch`` batches are decoded ahead, so memory does not grow with the
+    dataset.
+
+    Args:
+        labels: a label file (csv, tsv, txt, jsonl), a class-per-folder tree, or a Manifest.
+        batch_size: samples per batch.
+        size: output size: an int, or ``(height, width)`` (numpy order, never cv2's).
+        shuffle: draw a new global permutation each epoch, reproducible from ``(seed, epoch)``.
+        seed: seed of the permutations; None draws one at random (kept in ``loader.seed``).
+        drop_last: drop the last, partial batch of each epoch (it is kept by default).
+        fit: ``"stretch"``, ``"crop"`` (shorter side, centre crop) or ``"pad"`` (letterbox).
+        color: ``"rgb"``, ``"bgr"`` or ``"gray"`` (one channel).
+        layout: ``"hwc"`` (Keras, TF) or ``"chw"`` (PyTorch).
+        dtype: ``"float32"`` or ``"float16"`` (scaled to [0, 1]), or ``"uint8"`` (unscaled).
+        mean: per-channel mean subtracted after scaling to [0, 1], in ``color`` order.
+        std: per-channel standard deviation divided by after subtracting ``mean``.
+        interpolation: resize filter; None = area when shrinking, linear when enlarging.
+        workers: decode threads; None = the number of cores.
+        prefetch: batches decoded ahead of the one the training loop holds.
+        on_error: ``"raise"`` stops with the :class:`ImageReadError`; ``"skip"`` leaves the
+            file out, warns once per file, records it in ``loader.errors`` and fills the batch
+            from the next samples.
+        progress: show a tqdm bar per epoch.
+
+    Example:
+        >>> loader = Loader("labels.csv", batch_size=32, size=224)  # doctest: +SKIP
+        >>> for images, labels in loader:  # doctest: +SKIP
+        ...     loss = train_step(images, labels)
+    """
+
+    def __init__(
+        self,
+        labels: LabelSource,
+        *,
+        batch_size: int = 32,
+        size: Size = 224,
+        shuffle: bool = True,
+        seed: int | None = 0,
+        drop_last: bool = False,
+        fit: str = "stretch",
+        color: str = "rgb",
+        layout: str = "hwc",
+        dtype: str = "float32",
+        mean: Stats = None,
+        std: Stats = None,
+        interpolation: str | None = None,
+        workers: int | None = None,
+        prefetch: int = 2,
+        on_error: str = "raise",
+        progress: bool = False,
+    ) -> None:
+        self.batch_size = _positive_int("batch_size", batch_size)
+        self.size = _check_size(size)
+        self.workers = _default_workers() if workers is None else _positive_int("workers", workers)
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
+            msg = f"prefetch must be a non-negative int, got {prefetch!r}"
+            raise ValueError(msg)
+        self.prefetch = prefetch
+        self.on_error = _choice("on_error", on_error, ON_ERROR)
+        if seed is None:
+            seed = int(np.random.SeedSequence().entropy % 2**63)  # type: ignore[operator]
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            msg = f"seed must be a non-negative int or None, got {seed!r}"
+            raise ValueError(msg)
+        self.seed = int(seed)
+        self.shuffle = bool(shuffle)
+        self.drop_last = bool(drop_last)
+        self.progress = bool(progress)
+        decoder = Decoder(self.size, fit=fit, color=color, interpolation=interpolation)
+        output = _Output(decoder.channels, layout=layout, dtype=dtype, mean=mean, std=std)
+        self.manifest = _as_manifest(labels)
+        self._sampler = _Sampler(self.manifest, decoder, output)
+        #: The epoch the next ``for`` runs (it advances when an epoch starts).
+        self.epoch = 0
+        #: With ``on_error="skip"``: the :class:`ImageReadError` of each skipped file, once each.
+        self.errors: list[ImageReadError] = []
+        self._skipped: set[int] = set()
+
+    def __len__(self) -> int:
+        """Batches per epoch (with ``on_error="skip"``, skipped files can make an epoch shorter)."""
+        return batch_count(len(self.manifest), self.batch_size, drop_last=self.drop_last)
+
+    def __repr__(self) -> str:
+        return (
+            f"Loader({self.manifest!r}, batch_size={self.batch_size}, size={self.size}, "
+            f"shuffle={self.shuffle}, seed={self.seed}, workers={self.workers})"
+        )
+
+    @property
+    def classes(self) -> tuple[str, ...] | None:
+        """The manifest's class names (None for numeric labels)."""
+        return self.manifest.classes
+
+    def __iter__(self) -> Iterator[Batch]:
+        """One epoch of ``(images, labels)`` batches; nothing is decoded before the first one."""
+        return self._run(iter((self.epoch,)))
+
+    def forever(self) -> Iterator[Batch]:
+        """Batches without end, epoch after epoch (for ``fit(..., steps_per_epoch=len(loader))``).
+
+        Decoding runs on across epoch boundaries, so there is no stall between epochs.
+        """
+        return self._run(count(self.epoch))
+
+    # -- the pipeline ----------------------------------------------------------------------
+
+    def _run(self, epochs: Iterator[int]) -> Iterator[Batch]:
+        pool = ThreadPoolExecutor(self.workers, thread_name_prefix="imgbatch")
+        pending: deque[_Batch | _EpochEnd] = deque()
+        cursors = (self._cursor(e) for e in epochs)
+        current: list[EpochCursor | None] = [next(cursors, None)]
+        served = 0  # images yielded in the epoch being consumed
+        bar: Any = None
+        started = 0.0
+        try:
+            while True:
+                self._plan(pool, pending, cursors, current)
+                if not pending:
+                    return
+                item = pending.popleft()
+                if isinstance(item, _EpochEnd):
+                    if bar is not None:
+                        bar.close()
+                        bar = None
+                    self._end_epoch(item.cursor, served)
+                    continue
+                if item.cursor.epoch >= self.epoch:  # the first batch of a new epoch
+                    self.epoch = item.cursor.epoch + 1
+                    served = 0
+                    started = time.perf_counter()
+                    if self.progress:
+                        bar = self._bar(item.cursor.epoch)
+                result = self._complete(pool, item, pending)
+                self._plan(pool, pending, cursors, current)
+                if result is None:
+                    continue
+                served += len(result[1])
+                if bar is not None:
+                    rate = served / max(time.perf_counter() - started, 1e-9)
+                    bar.set_postfix_str(f"{rate:,.0f} img/s", refresh=False)
+                    bar.update(1)
+                yield result
+        finally:
+            for queued in pending:
+                if isinstance(queued, _Batch):
+                    for future in queued.futures:
+                        if future is not None:
+                            future.cancel()
+            pool.shutdown(wait=True, cancel_futures=True)
+            if bar is not None:
+                bar.close()
+
+    def _cursor(self, epoch: int) -> EpochCursor:
+        order = epoch_order(len(self.manifest), shuffle=self.shuffle, seed=self.seed, epoch=epoch)
+        return EpochCursor(order, epoch, self.batch_size, self.drop_last)
+
+    def _plan(
+        self,
+        pool: ThreadPoolExecutor,
+        pending: deque[_Batch | _EpochEnd],
+        cursors: Iterator[EpochCursor],
+        current: list[EpochCursor | None],
+    ) -> None:
+        """Submit batches until ``prefetch + 1`` are in flight (the one awaited counts)."""
+        in_flight = sum(isinstance(p, _Batch) for p in pending)
+        while in_flight <= self.prefetch and current[0] is not None:
+            cursor = current[0]
+            indices = cursor.next_batch()
+            if indices is None:
+                pending.append(_EpochEnd(cursor))
+                current[0] = next(cursors, None)
+                continue
+            images = self._sampler.output.empty(self.batch_size, self.size)
+            batch = _Batch(cursor, images, indices.tolist())
+            batch.futures = [
+                pool.submit(self._sampler.fill, i, images[slot])
+                for slot, i in enumerate(batch.indices)
+            ]
+            pending.append(batch)
+            in_flight += 1
+
+    def _complete(
+        self, pool: ThreadPoolExecutor, batch: _Batch, pending: deque[_Batch | _EpochEnd]
+    ) -> Batch | None:
+        """Wait for a batch; in skip mode, fill the slots of failed files from later samples."""
+        holes: list[int] = []
+        slot = 0
+        while slot < len(batch.indices):
+            future = batch.futures[slot]
+            error = None if future is None else future.result()
+            if error is None:
+                slot += 1
+                continue
+            self._on_error(batch.indices[slot], error)
+            if not self._refill(pool, batch, slot, pending):
+                holes.append(slot)
+                slot += 1
+        images, indices = batch.images, batch.indices
+        if holes or len(indices) < len(images):
+            keep = [s for s in range(len(indices)) if s not in set(holes)]
+            images, indices = images[keep], [indices[s] for s in keep]
+        if not indices or (self.drop_last and len(indices) < self.batch_size):
+            return None
+        return images, self.manifest.labels[indices]
+
+    def _refill(
+        self, pool: ThreadPoolExecutor, batch: _Batch, slot: int, pending: deque[_Batch | _EpochEnd]
+    ) -> bool:
+        """Put another sample of the same epoch in ``slot``; False when the epoch has none left."""
+        fresh = batch.cursor.take(1)
+        if len(fresh):
+            batch.indices[slot] = int(fresh[0])
+            batch.futures[slot] = pool.submit(self._sampler.fill, int(fresh[0]), batch.images[slot])
+            return True
+        # The epoch's samples are all handed out: take the last one of a later batch of this
+        # epoch, so that only the epoch's final batch comes out short.
+        donor = next(
+            (p for p in reversed(pending) if isinstance(p, _Batch) and p.cursor is batch.cursor),
+            None,
+        )
+        if donor is None:
+            return False
+        index, future = donor.indices.pop(), donor.futures.pop()
+        if not donor.indices:
+            pending.remove(donor)
+        batch.indices[slot] = index
+        if future is not None and future.cancel():
+            # Not started yet: decode it here, straight into the slot.
+            batch.futures[slot] = pool.submit(self._sampler.fill, index, batch.images[slot])
+            return True
+        error = None if future is None else future.result()
+        if error is None:
+            batch.images[slot] = donor.images[len(donor.indices)]
+        batch.futures[slot] = _done(error)
+        return True
+
+    def _on_error(self, index: int, error: ImageReadError) -> None:
+        if self.on_error == "raise":
+            raise error
+        if index not in self._skipped:
+            self._skipped.add(index)
+            self.errors.append(error)
+            warnings.warn(f"skipped {error}", ImgbatchWarning, stacklevel=5)
+
+    def _end_epoch(self, cursor: EpochCursor, served: int) -> None:
+        if served == 0 and len(cursor.order) and self.errors:
+            msg = (
+                f"no image of epoch {cursor.epoch} could be loaded: all {len(cursor.order)} "
+                f"failed (first: {self.errors[0]})"
+            )
+            raise ImgbatchError(msg)
+
+    def _bar(self, epoch: int) -> Any:
+        from tqdm.auto import tqdm
+
+        return tqdm(total=len(self), desc=f"epoch {epoch}", unit="batch", dynamic_ncols=True)
+
+
+def _done(value: ImageReadError | None) -> Future[ImageReadError | None]:
+    future: Future[ImageReadError | None] = Future()
+    future.set_result(value)
+    return future
+
+
+# ---------------------------------------------------------------------------------------------
+# Functions
+
+
+def batches(
+    labels: LabelSource, batch_size: int = 32, size: Size = 224, **options: Any
+) -> Iterator[Batch]:
+    """One epoch of ``(images, labels)`` batches: the generator form of :class:`Loader`.
+
+    Arguments are checked and the manifest is read at the call, so a mistake shows at once;
+    images are decoded only as batches are asked for. Options are those of :class:`Loader`.
+
+    Example:
+        >>> for x, y in batches("labels.csv", batch_size=32, size=224):  # doctest: +SKIP
+        ...     model.train_on_batch(x, y)
+    """
+    return iter(Loader(labels, batch_size=batch_size, size=size, **options))
+
+
+def load_image(
+    path: str | os.PathLike[str],
+    *,
+    size: Size | None = None,
+    fit: str = "stretch",
+    color: str = "rgb",
+    layout: str = "hwc",
+    dtype: str = "float32",
+    mean: Stats = None,
+    std: Stats = None,
+    interpolation: str | None = None,
+) -> np.ndarray:
+    """One image, decoded and normalised exactly as :class:`Loader` does it.
+
+    Example:
+        >>> load_image("a.jpg", size=224).shape  # doctest: +SKIP
+        (224, 224, 3)
+    """
+    decoder = Decoder(
+        None if size is None else _check_size(size), fit=fit, color=color,
+        interpolation=interpolation,
+    )  # fmt: skip
+    output = _Output(decoder.channels, layout=layout, dtype=dtype, mean=mean, std=std)
+    image = decoder(read_bytes(path), path)
+    out: np.ndarray = output.empty(1, (image.shape[0], image.shape[1]))[0]
+    output.write(image, out)
+    return out
+
+
+def load_eager(
+    labels: LabelSource,
+    *,
+    size: Size = 224,
+    fit: str = "stretch",
+    color: str = "rgb",
+    layout: str = "hwc",
+    dtype: str = "float32",
+    mean: Stats = None,
+    std: Stats = None,
+    interpolation: str | None = None,
+    workers: int | None = None,
+    on_error: str = "raise",
+    progress: bool = False,
+) -> Batch:
+    """Every image in one array, in manifest order: the common way, and the baseline to beat.
+
+    Memory grows with the dataset (``N x H x W x C`` at once) and nothing is returned before the
+    last image is decoded. Decoding uses the same threads and code path as :class:`Loader`.
+
+    Returns:
+        ``(images, labels)``: all images, and their labels.
+    """
+    manifest = _as_manifest(labels)
+    hw = _check_size(size)
+    n_workers = _default_workers() if workers is None else _positive_int("workers", workers)
+    _choice("on_error", on_error, ON_ERROR)
+    decoder = Decoder(hw, fit=fit, color=color, interpolation=interpolation)
+    output = _Output(decoder.channels, layout=layout, dtype=dtype, mean=mean, std=std)
+    sampler = _Sampler(manifest, decoder, output)
+    images = output.empty(len(manifest), hw)
+    good: list[int] = []
+    with ThreadPoolExecutor(n_workers, thread_name_prefix="imgbatch") as pool:
+        futures = [pool.submit(sampler.fill, i, images[i]) for i in range(len(manifest))]
+        try:
+            for i, future in enumerate(_progress(futures, progress, "load_eager")):
+                error = future.result()
+                if error is None:
+                    good.append(i)
+                elif on_error == "raise":
+                    raise error
+                else:
+                    warnings.warn(f"skipped {error}", ImgbatchWarning, stacklevel=2)
+        finally:
+            for future in futures:
+                future.cancel()
+    if len(good) < len(manifest):
+        if not good:
+            msg = f"no image of {manifest.source or 'the manifest'} could be loaded"
+            raise ImgbatchError(msg)
+        for j, i in enumerate(good):  # compact in place: j <= i, so nothing is overwritten early
+            if j != i:
+                images[j] = images[i]
+        images = images[: len(good)]
+    return images, manifest.labels[good]
+
+
+def _progress(items: list[Any], enabled: bool, desc: str) -> Iterable[Any]:
+    if not enabled:
+        return items
+    from tqdm.auto import tqdm
+
+    wrap: Callable[..., Iterable[Any]] = tqdm
+    return wrap(items, desc=desc, unit="img")

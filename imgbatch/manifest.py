@@ -1,0 +1,664 @@
+"""Label files and class folders -> :class:`Manifest`, a compact table of (path, label) rows.
+
+A manifest is read once, up front: it is cheap next to decoding, and it catches a malformed label
+file before the first training step rather than hours into a run. Paths live in one bytes buffer
+plus an offsets array and labels and line numbers in numpy arrays, so a manifest of millions of
+rows holds no Python object per row.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, overload
+
+import numpy as np
+
+from .errors import ManifestError
+
+__all__ = ["IMAGE_EXTENSIONS", "MANIFEST_FORMATS", "Manifest", "read_folder", "read_manifest"]
+
+#: File endings :func:`read_folder` treats as images (compared lower-case).
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm"}
+)
+#: The manifest formats :func:`read_manifest` understands.
+MANIFEST_FORMATS = ("csv", "tsv", "txt", "jsonl")
+
+_EXTENSION_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+# Header names recognised without being told (compared lower-case), most specific first.
+_PATH_NAMES = (
+    "path", "filepath", "file_path", "image_path", "img_path", "filename", "file_name",
+    "file", "image", "img", "image_id", "id",
+)  # fmt: skip
+_LABEL_NAMES = (
+    "label", "labels", "class", "class_name", "classname", "class_id", "label_id",
+    "category", "target", "y",
+)  # fmt: skip
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+class PathTable(Sequence[str]):
+    """The manifest's paths: one UTF-8 buffer plus offsets, resolved against ``root`` on access.
+
+    Behaves as a read-only sequence of ``str``. Keeping the paths in a single ``bytes`` object
+    (not a list of ``str``) means a forked worker process touching them does not copy the table
+    page by page through reference-count writes (pytorch/pytorch#13246).
+    """
+
+    __slots__ = ("_buffer", "_offsets", "root")
+
+    def __init__(self, buffer: bytes, offsets: np.ndarray, root: str) -> None:
+        self._buffer = buffer
+        self._offsets = offsets
+        self.root = root
+
+    @classmethod
+    def from_strings(cls, paths: Iterable[str], root: str) -> PathTable:
+        buffer = bytearray()
+        offsets = array("q", [0])
+        for path in paths:
+            buffer += os.fsencode(path)
+            offsets.append(len(buffer))
+        return cls(bytes(buffer), np.frombuffer(offsets, dtype=np.int64), root)
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return os.path.join(self.root, self.relative(index))
+
+    def relative(self, index: int) -> str:
+        """The path as written in the manifest (not resolved against ``root``)."""
+        n = len(self)
+        i = int(index)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            msg = f"path index {index} out of range for {n} rows"
+            raise IndexError(msg)
+        start, end = self._offsets[i], self._offsets[i + 1]
+        return os.fsdecode(self._buffer[start:end])
+
+    def take(self, indices: np.ndarray) -> PathTable:
+        """A new table holding the rows at ``indices``, in that order."""
+        return PathTable.from_strings((self.relative(i) for i in indices), self.root)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the table's buffer and offsets."""
+        return len(self._buffer) + self._offsets.nbytes
+
+
+class Manifest:
+    """A table of (path, label) rows read from a label file or a class folder.
+
+    Attributes:
+        paths: sequence of ``str``, resolved against the manifest's folder (or ``root=``).
+        labels: ``int64`` class ids, or ``float32`` for numeric (regression) labels.
+        classes: class names (id = position, sorted), or None when labels were numbers.
+        lines: ``int64`` manifest line number of each row (0 where there is none, as in folders).
+        source: the label file or folder read, or None for a manifest built in code.
+        format: "csv", "tsv", "txt", "jsonl", "folder", or None for a manifest built in code.
+
+    Example:
+        >>> m = Manifest(["a.jpg", "b.jpg"], [0, 1], classes=("cat", "dog"), root="/data")
+        >>> m[1]
+        ('/data/b.jpg', 1)
+    """
+
+    __slots__ = ("classes", "format", "labels", "lines", "paths", "source")
+
+    def __init__(
+        self,
+        paths: Sequence[str] | PathTable,
+        labels: Sequence[int] | Sequence[float] | np.ndarray,
+        *,
+        classes: Sequence[str] | None = None,
+        lines: Sequence[int] | np.ndarray | None = None,
+        root: str | os.PathLike[str] | None = None,
+        source: str | os.PathLike[str] | None = None,
+        format: str | None = None,
+    ) -> None:
+        if isinstance(paths, PathTable):
+            table = paths if root is None else PathTable(paths._buffer, paths._offsets, str(root))
+        else:
+            table = PathTable.from_strings(paths, os.path.abspath(root or os.curdir))
+        label_array = np.asarray(labels)
+        if label_array.ndim != 1 or len(label_array) != len(table):
+            msg = f"labels must be one per path: {len(table)} paths, labels of shape "
+            msg += f"{label_array.shape}"
+            raise ValueError(msg)
+        if label_array.dtype.kind in "iub":
+            label_array = label_array.astype(np.int64, copy=False)
+        elif label_array.dtype.kind == "f":
+            label_array = label_array.astype(np.float32, copy=False)
+        elif len(label_array):
+            msg = f"labels must be integers or floats, not {label_array.dtype}"
+            raise TypeError(msg)
+        else:
+            label_array = label_array.astype(np.int64)
+        self.classes = tuple(classes) if classes is not None else None
+        if self.classes is not None and len(label_array):
+            if label_array.dtype != np.int64:
+                msg = "labels must be integer class ids when classes are given"
+                raise ValueError(msg)
+            low, high = int(label_array.min()), int(label_array.max())
+            if low < 0 or high >= len(self.classes):
+                msg = f"class ids must lie in [0, {len(self.classes)}), found {low}..{high}"
+                raise ValueError(msg)
+        self.paths = table
+        self.labels = label_array
+        self.lines = (
+            np.zeros(len(table), np.int64) if lines is None else np.asarray(lines, np.int64)
+        )
+        self.source = None if source is None else os.fspath(source)
+        self.format = format
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[str, int | float]:
+        label: int | float = self.labels[index].item()
+        return self.paths[index], label
+
+    def __iter__(self) -> Iterator[tuple[str, int | float]]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        what = f"{len(self.classes)} classes" if self.classes is not None else "numeric labels"
+        src = f"{self.source!r}, " if self.source else ""
+        return f"Manifest({src}{len(self)} rows, {what})"
+
+    def subset(self, indices: Sequence[int] | np.ndarray) -> Manifest:
+        """A new manifest of the rows at ``indices`` (in that order); classes are kept as they are.
+
+        Example:
+            >>> m = Manifest(["a.jpg", "b.jpg", "c.jpg"], [0, 1, 0], classes=("cat", "dog"))
+            >>> len(m.subset([2, 0]))
+            2
+        """
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if len(idx) and (idx.min() < -len(self) or idx.max() >= len(self)):
+            msg = f"subset indices must lie in [0, {len(self)}), found {idx.min()}..{idx.max()}"
+            raise IndexError(msg)
+        idx = idx % max(len(self), 1)
+        return Manifest(
+            self.paths.take(idx),
+            self.labels[idx],
+            classes=self.classes,
+            lines=self.lines[idx],
+            source=self.source,
+            format=self.format,
+        )
+
+    def where(self, index: int) -> str:
+        """``"labels.csv, line 12"``: where row ``index`` came from, for messages."""
+        line = int(self.lines[index])
+        if self.source is None:
+            return f"row {index}"
+        return f"{self.source}, line {line}" if line else self.source
+
+
+# ---------------------------------------------------------------------------------------------
+# Label files
+
+
+def read_manifest(
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    path_column: str | int | None = None,
+    label_column: str | int | None = None,
+    root: str | os.PathLike[str] | None = None,
+) -> Manifest:
+    """Read a label file into a :class:`Manifest`.
+
+    Formats (``format=`` overrides what the extension and first row suggest):
+
+    - ``csv``: ``path,label`` rows, header optional, quoted fields may hold commas and spaces;
+    - ``tsv``: the same, tab-separated;
+    - ``txt``: ``path label`` per line, split at the last run of white space (so paths may hold
+      spaces), the ImageNet/Caffe list style;
+    - ``jsonl``: one ``{"path": ..., "label": ...}`` object per line.
+
+    A UTF-8 BOM, CRLF line endings, blank lines and lines starting with ``#`` are allowed.
+    Relative paths are resolved against the label file's own folder, or ``root`` when given.
+    Labels that are all integers stay integers (``classes`` is None); all numbers become float32
+    regression targets; anything else is a class name, numbered in sorted order.
+
+    Args:
+        path: the label file.
+        format: one of ``"csv"``, ``"tsv"``, ``"txt"``, ``"jsonl"``; detected when None.
+        path_column: header name (or 0-based position) of the path column; recognised names such
+            as ``path``, ``filename`` or ``image`` are found without it.
+        label_column: header name (or position) of the label column (``label``, ``class``, ...).
+        root: folder that relative paths are resolved against.
+
+    Raises:
+        ManifestError: the file is missing, empty, not UTF-8, or a row is malformed; the message
+            names the file and line.
+
+    Example:
+        >>> m = read_manifest("labels.csv")  # doctest: +SKIP
+        >>> m.paths[0], m.labels[0], m.classes  # doctest: +SKIP
+        ('/data/cat/001.jpg', 0, ('cat', 'dog'))
+    """
+    source = os.fspath(path)
+    if format is not None and format not in MANIFEST_FORMATS:
+        msg = f"format must be one of {', '.join(MANIFEST_FORMATS)}, got {format!r}"
+        raise ValueError(msg)
+    for name, value in (("path_column", path_column), ("label_column", label_column)):
+        if value is not None and not isinstance(value, (str, int)):
+            msg = f"{name} must be a column name or position, got {value!r}"
+            raise TypeError(msg)
+    if os.path.isdir(source):
+        raise ManifestError(source, None, "is a folder, not a label file (use read_folder)")
+    try:
+        handle = open(source, "rb")  # noqa: SIM115 - closed by the parser's finally
+    except FileNotFoundError:
+        raise ManifestError(source, None, "no such label file") from None
+    except OSError as e:
+        raise ManifestError(source, None, f"cannot open label file: {e.strerror}") from e
+
+    with handle:
+        lines = _TextLines(handle, source)
+        first = lines.peek_data_line()
+        if first is None:
+            raise ManifestError(source, None, "empty label file: no rows")
+        fmt = format or _detect_format(source, first)
+        builder = _Builder(source)
+        if fmt == "jsonl":
+            _parse_jsonl(lines, builder, path_column, label_column)
+        elif fmt == "txt":
+            if path_column is not None or label_column is not None:
+                msg = "path_column and label_column apply to csv, tsv and jsonl label files"
+                raise ValueError(msg)
+            _parse_txt(lines, builder)
+        else:
+            _parse_delimited(lines, builder, "," if fmt == "csv" else "\t", path_column,
+                             label_column)  # fmt: skip
+    if not builder.count:
+        raise ManifestError(source, None, "empty label file: a header but no rows")
+    base = os.path.abspath(root if root is not None else os.path.dirname(os.path.abspath(source)))
+    return builder.build(base, fmt)
+
+
+class _TextLines:
+    """Numbered, decoded lines of a file, read as a stream; never the whole file at once."""
+
+    def __init__(self, handle: Any, source: str) -> None:
+        self._handle = handle
+        self._source = source
+        self._lineno = 0
+        self._pushed: list[str] = []
+
+    @property
+    def lineno(self) -> int:
+        """Number of the line last returned."""
+        return self._lineno
+
+    def _decode(self, raw: bytes) -> str:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            bad = raw[e.start : e.start + 1]
+            msg = f"not UTF-8 text (byte {bad!r} at column {e.start + 1}); save it as UTF-8"
+            raise ManifestError(self._source, self._lineno, msg) from None
+        if self._lineno == 1 and text.startswith("\ufeff"):
+            text = text[1:]
+        if "\x00" in text:
+            raise ManifestError(self._source, self._lineno, "not a text file (NUL byte)")
+        return text
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        if self._pushed:
+            self._lineno += 1
+            return self._pushed.pop()
+        raw = self._handle.readline()
+        if not raw:
+            raise StopIteration
+        self._lineno += 1
+        return self._decode(raw)
+
+    def peek_data_line(self) -> str | None:
+        """The first line that is not blank or a comment, without consuming anything."""
+        seen: list[str] = []
+        found = None
+        for line in self:
+            seen.append(line)
+            if not _skippable(line):
+                found = line
+                break
+        self._pushed = seen[::-1]
+        self._lineno -= len(seen)
+        return found
+
+
+def _skippable(line: str) -> bool:
+    stripped = line.strip()
+    return not stripped or stripped.startswith("#")
+
+
+def _detect_format(source: str, first: str) -> str:
+    ext = os.path.splitext(source)[1].lower()
+    fmt = _EXTENSION_FORMATS.get(ext)
+    text = first.strip()
+    if fmt == "csv" and "\t" in text and "," not in text:
+        return "tsv"  # a tab-separated file named .csv, a common export
+    if fmt == "tsv" and "," in text and "\t" not in text:
+        return "csv"
+    if fmt is not None:
+        return fmt
+    if text.startswith("["):
+        raise ManifestError(source, None, "a JSON array is not supported: use JSON Lines")
+    if text.startswith("{"):
+        return "jsonl"
+    if "\t" in text:
+        return "tsv"
+    if len(text.rsplit(maxsplit=1)) < 2 and "," in text:
+        return "csv"
+    return "txt"
+
+
+class _Builder:
+    """Accumulates rows compactly: path bytes in one buffer, labels as codes of distinct strings."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.buffer = bytearray()
+        self.offsets = array("q", [0])
+        self.codes = array("q")
+        self.lines = array("q")
+        self.vocab: dict[str, int] = {}
+
+    @property
+    def count(self) -> int:
+        return len(self.codes)
+
+    def add(self, path: str, label: str, line: int) -> None:
+        if not path:
+            raise ManifestError(self.source, line, "empty path")
+        if not label:
+            raise ManifestError(self.source, line, f"row has no label (path {path!r})")
+        self.buffer += os.fsencode(path)
+        self.offsets.append(len(self.buffer))
+        code = self.vocab.get(label)
+        if code is None:
+            code = self.vocab[label] = len(self.vocab)
+        self.codes.append(code)
+        self.lines.append(line)
+
+    def build(self, root: str, fmt: str) -> Manifest:
+        names = list(self.vocab)
+        codes = np.frombuffer(self.codes, dtype=np.int64)
+        classes: tuple[str, ...] | None = None
+        labels: np.ndarray
+        if all(_INT.fullmatch(n) for n in names):
+            labels = np.array([int(n) for n in names], dtype=np.int64)[codes]
+        elif all(_FLOAT.fullmatch(n) for n in names):
+            labels = np.array([float(n) for n in names], dtype=np.float32)[codes]
+        else:
+            classes = tuple(sorted(names))
+            rank = {name: i for i, name in enumerate(classes)}
+            labels = np.array([rank[n] for n in names], dtype=np.int64)[codes]
+        table = PathTable(bytes(self.buffer), np.frombuffer(self.offsets, dtype=np.int64), root)
+        return Manifest(
+            table,
+            labels,
+            classes=classes,
+            lines=np.frombuffer(self.lines, dtype=np.int64),
+            source=self.source,
+            format=fmt,
+        )
+
+
+def _find_column(header: list[str], wanted: str | int | None, known: tuple[str, ...]) -> int | None:
+    lowered = [h.strip().lower() for h in header]
+    if isinstance(wanted, int):
+        return wanted
+    if wanted is not None:
+        if wanted in header:
+            return header.index(wanted)
+        if wanted.lower() in lowered:
+            return lowered.index(wanted.lower())
+        return None
+    for name in known:
+        if name in lowered:
+            return lowered.index(name)
+    return None
+
+
+def _looks_like_image(field: str) -> bool:
+    return os.path.splitext(field.strip())[1].lower() in IMAGE_EXTENSIONS
+
+
+def _is_header(row: list[str], path_column: str | int | None, label_column: str | int | None
+               ) -> bool:  # fmt: skip
+    if any(_looks_like_image(f) for f in row):
+        return False
+    lowered = {f.strip().lower() for f in row}
+    names = set(_PATH_NAMES) | set(_LABEL_NAMES)
+    names |= {c.lower() for c in (path_column, label_column) if isinstance(c, str)}
+    return bool(lowered & names)
+
+
+def _parse_delimited(
+    lines: _TextLines,
+    builder: _Builder,
+    delimiter: str,
+    path_column: str | int | None,
+    label_column: str | int | None,
+) -> None:
+    source = builder.source
+    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    columns: tuple[int, int] | None = None
+    named = isinstance(path_column, str) or isinstance(label_column, str)
+    while True:
+        start = lines.lineno + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise ManifestError(source, lines.lineno, f"malformed row: {e}") from None
+        # csv.reader hands over blank lines as [] and keeps comment lines as rows: skip both.
+        if not row or (len(row) == 1 and not row[0].strip()) or row[0].lstrip().startswith("#"):
+            continue
+        if columns is None:
+            header = row if (named or _is_header(row, path_column, label_column)) else None
+            columns = _choose_columns(source, start, row, header, path_column, label_column)
+            if header is not None:
+                continue
+        p, lab = columns
+        if len(row) <= max(p, lab):
+            if len(row) == 1:
+                raise ManifestError(source, start, f"row has no label (path {row[0]!r})")
+            msg = f"row has {len(row)} fields, expected at least {max(p, lab) + 1}"
+            raise ManifestError(source, start, msg)
+        builder.add(row[p].strip(), row[lab].strip(), start)
+
+
+def _choose_columns(
+    source: str,
+    line: int,
+    row: list[str],
+    header: list[str] | None,
+    path_column: str | int | None,
+    label_column: str | int | None,
+) -> tuple[int, int]:
+    if header is None:
+        if isinstance(path_column, int) or isinstance(label_column, int):
+            p = path_column if isinstance(path_column, int) else 0
+            lab = label_column if isinstance(label_column, int) else 1
+            return p, lab
+        if len(row) > 2:
+            msg = (
+                f"{len(row)} columns and no header: add a header row naming the path and label "
+                "columns, or pass path_column= and label_column="
+            )
+            raise ManifestError(source, line, msg)
+        return 0, 1
+    p_col = _find_column(header, path_column, _PATH_NAMES)
+    l_col = _find_column(header, label_column, _LABEL_NAMES)
+    if len(header) == 2 and path_column is None and label_column is None:
+        p_col, l_col = (0, 1) if p_col in (None, 0) else (1, 0)
+    found = ", ".join(repr(h) for h in header)
+    if p_col is None:
+        want = repr(path_column) if path_column is not None else "a path column"
+        msg = f"header has no {want} (found {found}); pass path_column="
+        raise ManifestError(source, line, msg)
+    if l_col is None:
+        want = repr(label_column) if label_column is not None else "a label column"
+        msg = f"header has no {want} (found {found}); pass label_column="
+        raise ManifestError(source, line, msg)
+    return p_col, l_col
+
+
+def _parse_txt(lines: _TextLines, builder: _Builder) -> None:
+    first = True
+    for line in lines:
+        if _skippable(line):
+            continue
+        parts = line.strip().rsplit(maxsplit=1)
+        if first:
+            first = False
+            if len(parts) == 2 and _is_header(parts, None, None):
+                continue
+        if len(parts) < 2:
+            raise ManifestError(
+                builder.source, lines.lineno, f"row has no label (path {parts[0]!r})"
+            )
+        builder.add(parts[0], parts[1], lines.lineno)
+
+
+def _json_label(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return str(value).strip()
+    return None
+
+
+def _parse_jsonl(
+    lines: _TextLines,
+    builder: _Builder,
+    path_column: str | int | None,
+    label_column: str | int | None,
+) -> None:
+    source = builder.source
+    if isinstance(path_column, int) or isinstance(label_column, int):
+        msg = "path_column and label_column must be field names for jsonl label files"
+        raise TypeError(msg)
+    for line in lines:
+        if _skippable(line):
+            continue
+        n = lines.lineno
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ManifestError(source, n, f"invalid JSON: {e.msg} (column {e.colno})") from None
+        if not isinstance(obj, dict):
+            raise ManifestError(source, n, f"expected a JSON object, got {type(obj).__name__}")
+        keys = list(obj)
+        p_key = _find_key(keys, path_column, _PATH_NAMES)
+        l_key = _find_key(keys, label_column, _LABEL_NAMES)
+        if p_key is None:
+            want = repr(path_column) if path_column else "a path field"
+            raise ManifestError(source, n, f"no {want} (found {keys}); pass path_column=")
+        if l_key is None:
+            raise ManifestError(source, n, f"row has no label (fields {keys})")
+        path = obj[p_key]
+        if not isinstance(path, str):
+            raise ManifestError(source, n, f"path must be a string, got {path!r}")
+        label = _json_label(obj[l_key])
+        if label is None:
+            got = json.dumps(obj[l_key])
+            raise ManifestError(source, n, f"label must be a number or a string, got {got}")
+        builder.add(path.strip(), label, n)
+
+
+def _find_key(keys: list[str], wanted: str | None, known: tuple[str, ...]) -> str | None:
+    if wanted is not None:
+        return wanted if wanted in keys else None
+    lowered = {k.lower(): k for k in keys}
+    for name in known:
+        if name in lowered:
+            return lowered[name]
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Class folders
+
+
+def read_folder(
+    root: str | os.PathLike[str],
+    *,
+    extensions: Iterable[str] = IMAGE_EXTENSIONS,
+) -> Manifest:
+    """Read a class-per-subfolder tree (``root/<class>/**/<image>``) into a :class:`Manifest`.
+
+    Classes are the immediate subfolders, numbered in sorted order; images are found by their
+    extension (case-insensitive), recursively and in sorted order, so the result is the same on
+    every machine. Hidden files and folders (starting with ``.``) are ignored, and so are files
+    lying directly in ``root``.
+
+    Example:
+        >>> m = read_folder("photos/")  # doctest: +SKIP
+        >>> m.classes  # doctest: +SKIP
+        ('cat', 'dog')
+    """
+    base = os.path.abspath(root)
+    exts = {e.lower() if e.startswith(".") else f".{e.lower()}" for e in extensions}
+    if not os.path.exists(base):
+        raise ManifestError(base, None, "no such folder")
+    if not os.path.isdir(base):
+        raise ManifestError(base, None, "not a folder (use read_manifest for a label file)")
+    classes = sorted(e.name for e in os.scandir(base) if e.is_dir() and not e.name.startswith("."))
+    if not classes:
+        raise ManifestError(base, None, "no class subfolders: expected root/<class>/<image>")
+    rel_paths: list[str] = []
+    labels = array("q")
+    for class_id, name in enumerate(classes):
+        for dirpath, dirnames, filenames in os.walk(os.path.join(base, name), followlinks=True):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            rel_dir = os.path.relpath(dirpath, base)
+            for filename in sorted(filenames):
+                if filename.startswith(".") or os.path.splitext(filename)[1].lower() not in exts:
+                    continue
+                rel_paths.append(os.path.join(rel_dir, filename))
+                labels.append(class_id)
+    if not rel_paths:
+        msg = f"no image files ({', '.join(sorted(exts))}) in the class subfolders"
+        raise ManifestError(base, None, msg)
+    return Manifest(
+        PathTable.from_strings(rel_paths, base),
+        np.frombuffer(labels, dtype=np.int64),
+        classes=classes,
+        source=base,
+        format="folder",
+    )
