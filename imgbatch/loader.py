@@ -318,7 +318,7 @@ class Loader:
         started = 0.0
         try:
             while True:
-                self._plan(pool, pending, cursors, current)
+                self._plan(pool, pending, cursors, current, max(1, self.prefetch))
                 if not pending:
                     return
                 item = pending.popleft()
@@ -335,7 +335,8 @@ class Loader:
                     if self.progress:
                         bar = self._bar(item.cursor.epoch)
                 result = self._complete(pool, item, pending)
-                self._plan(pool, pending, cursors, current)
+                # Keep `prefetch` batches decoding while the caller holds this one.
+                self._plan(pool, pending, cursors, current, self.prefetch)
                 if result is None:
                     continue
                 served += len(result[1])
@@ -364,10 +365,11 @@ class Loader:
         pending: deque[_Batch | _EpochEnd],
         cursors: Iterator[EpochCursor],
         current: list[EpochCursor | None],
+        target: int,
     ) -> None:
-        """Submit batches until ``prefetch + 1`` are in flight (the one awaited counts)."""
+        """Submit batches until ``target`` are in flight."""
         in_flight = sum(isinstance(p, _Batch) for p in pending)
-        while in_flight <= self.prefetch and current[0] is not None:
+        while in_flight < target and current[0] is not None:
             cursor = current[0]
             indices = cursor.next_batch()
             if indices is None:
@@ -455,9 +457,7 @@ class Loader:
             raise ImgbatchError(msg)
 
     def _bar(self, epoch: int) -> Any:
-        from tqdm.auto import tqdm
-
-        return tqdm(total=len(self), desc=f"epoch {epoch}", unit="batch", dynamic_ncols=True)
+        return _tqdm()(total=len(self), desc=f"epoch {epoch}", unit="batch", dynamic_ncols=True)
 
 
 def _done(value: ImageReadError | None) -> Future[ImageReadError | None]:
@@ -574,7 +574,15 @@ def load_eager(
 def _progress(items: list[Any], enabled: bool, desc: str) -> Iterable[Any]:
     if not enabled:
         return items
+    wrap: Callable[..., Iterable[Any]] = _tqdm()
+    return wrap(items, desc=desc, unit="img")
+
+
+def _tqdm() -> Any:
+    """tqdm without its monitor thread: a loader leaves no thread running behind it."""
     from tqdm.auto import tqdm
 
-    wrap: Callable[..., Iterable[Any]] = tqdm
-    return wrap(items, desc=desc, unit="img")
+    class Bar(tqdm):  # type: ignore[misc]
+        monitor_interval = 0
+
+    return Bar

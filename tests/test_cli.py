@@ -1,0 +1,120 @@
+"""The imgbatch command, run in-process through main(argv) with capsys."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import imgbatch
+from imgbatch.cli import main
+from tests.helpers import make_dataset
+
+COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255)}
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path))
+    assert image is not None
+    rgb: np.ndarray = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return rgb
+
+
+@pytest.fixture
+def labels(tmp_path: Path) -> Path:
+    return make_dataset(tmp_path, COLOURS, 4, (24, 32))
+
+
+def test_info_lists_rows_classes_with_counts_and_file_types(
+    labels: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["info", str(labels)]) == 0
+    out = capsys.readouterr().out
+    assert "csv, 12 rows" in out
+    assert "classes: 3" in out
+    for name in COLOURS:
+        assert f"{name}" in out
+    assert "33.3%" in out and "file types: .png 12" in out
+
+
+def test_info_on_numeric_labels_and_on_a_folder(
+    tmp_path: Path, labels: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    numeric = tmp_path / "reg.txt"
+    numeric.write_text("red/red_000.png 0.5\nred/red_001.png 1.5\n", encoding="utf-8")
+    assert main(["info", str(numeric)]) == 0
+    assert "numeric labels: min 0.5, max 1.5, mean 1" in capsys.readouterr().out
+    assert main(["info", str(tmp_path)]) == 0
+    assert "folder, 12 rows" in capsys.readouterr().out
+
+
+def test_iterate_reports_throughput_and_peak_memory(
+    labels: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["iterate", str(labels), "--batch-size", "5", "--size", "16", "--epochs", "2"])
+    assert code == 0
+    captured = capsys.readouterr()
+    assert "2 epoch(s), 24 images" in captured.out
+    assert "images/s" in captured.out and "peak memory (RSS):" in captured.out
+    assert "epoch 1" in captured.err  # the tqdm bar
+
+
+def test_show_writes_a_contact_sheet_of_one_batch_in_true_colours(
+    tmp_path: Path, labels: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "grid.png"
+    args = ["show", str(labels), "--out", str(out), "--batch-size", "6", "--size", "20x30"]
+    assert main([*args, "--cols", "3", "--no-shuffle"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    sheet = read_rgb(out)
+    assert sheet.shape == (2 * (20 + 18), 3 * 30, 3)
+    # Unshuffled, the batch is the manifest's first six rows: four red, then two green.
+    assert sheet[10, 15].tolist() == [255, 0, 0]
+    assert sheet[38 + 10, 15].tolist() == [255, 0, 0]
+    assert sheet[38 + 10, 30 + 15].tolist() == [0, 255, 0]
+    # It never overwrites a file unless told to.
+    before = out.read_bytes()
+    assert main(args) == 1
+    assert "exists" in capsys.readouterr().err and out.read_bytes() == before
+    assert main([*args, "--force", "--color", "bgr"]) == 0
+    # color=bgr is what the model gets; the sheet still shows the scene in its true colours.
+    sheet = read_rgb(out)
+    assert np.isin(sheet[10, 15].tolist(), [0, 255]).all()
+
+
+def test_errors_name_the_file_and_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("path,label\na.png,cat\nb.png\n", encoding="utf-8")
+    assert main(["info", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "bad.csv, line 3" in err and "no label" in err
+    missing = tmp_path / "gone.csv"
+    missing.write_text("a.png,cat\n", encoding="utf-8")
+    assert main(["iterate", str(missing), "--no-progress"]) == 1
+    assert "a.png: no such file" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(labels: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert main(["iterate", str(labels), "--size", "big"]) == 2
+    assert main(["iterate", str(labels), "--batch-size", "0"]) == 2
+    assert "batch_size must be a positive int" in capsys.readouterr().err
+    assert main(["--version"]) == 0
+    assert imgbatch.__version__ in capsys.readouterr().out
+
+
+def test_python_dash_m_runs_the_same_command(labels: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "imgbatch", "info", str(labels)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "12 rows" in result.stdout
