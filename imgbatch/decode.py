@@ -20,7 +20,15 @@ import numpy as np
 
 from .errors import ImageReadError
 
-__all__ = ["COLORS", "FITS", "INTERPOLATIONS", "Decoder", "decode_bytes", "read_bytes"]
+__all__ = [
+    "COLORS",
+    "FITS",
+    "INTERPOLATIONS",
+    "Decoder",
+    "check_size",
+    "decode_bytes",
+    "read_bytes",
+]
 
 FITS = ("stretch", "crop", "pad")
 COLORS = ("rgb", "bgr", "gray")
@@ -66,12 +74,12 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
         raise ImageReadError(path, "permission denied") from None
     except OSError as e:
         raise ImageReadError(path, f"cannot open: {e.strerror or e}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)  # on Linux a folder opens fine: refuse it before reading
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise ImageReadError(path, f"not a file ({kind})")
     with open(fd, "rb", closefd=True) as f:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise ImageReadError(path, "not a file (a folder)")
-        if not stat.S_ISREG(mode):
-            raise ImageReadError(path, "not a regular file")
         try:
             data = f.read()
         except OSError as e:
@@ -79,6 +87,28 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
     if not data:
         raise ImageReadError(path, "empty file (0 bytes)")
     return data
+
+
+def check_size(size: object) -> tuple[int, int]:
+    """``size`` as ``(height, width)``: an int gives a square; anything else is a ValueError."""
+    if isinstance(size, (tuple, list)) and len(size) == 2:
+        sides = tuple(size)
+    elif isinstance(size, (int, np.integer)):
+        sides = (size, size)
+    else:
+        msg = f"size must be an int or a (height, width) pair of positive ints, got {size!r}"
+        raise ValueError(msg)
+    for side in sides:
+        if isinstance(side, bool) or not isinstance(side, (int, np.integer)) or side <= 0:
+            msg = f"size must be a positive int or a (height, width) pair of them, got {size!r}"
+            raise ValueError(msg)
+    return int(sides[0]), int(sides[1])
+
+
+def _check_color(color: str) -> None:
+    if color not in COLORS:
+        msg = f"color must be one of {', '.join(COLORS)}, got {color!r}"
+        raise ValueError(msg)
 
 
 def _sniff(data: bytes) -> str | None:
@@ -126,6 +156,7 @@ def decode_bytes(data: bytes, path: str | os.PathLike[str], *, color: str = "rgb
     Raises:
         ImageReadError: the bytes are not an image, or a truncated or corrupt one.
     """
+    _check_color(color)
     if not data:
         raise ImageReadError(path, "empty file (0 bytes)")
     detail = ""
@@ -173,9 +204,9 @@ class Decoder:
         if self.fit not in FITS:
             msg = f"fit must be one of {', '.join(FITS)}, got {self.fit!r}"
             raise ValueError(msg)
-        if self.color not in COLORS:
-            msg = f"color must be one of {', '.join(COLORS)}, got {self.color!r}"
-            raise ValueError(msg)
+        _check_color(self.color)
+        if self.size is not None:
+            object.__setattr__(self, "size", check_size(self.size))
         if self.interpolation is not None and self.interpolation not in INTERPOLATIONS:
             allowed = ", ".join(INTERPOLATIONS)
             msg = f"interpolation must be one of {allowed} or None, got {self.interpolation!r}"

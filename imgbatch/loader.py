@@ -20,7 +20,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from .decode import Decoder, read_bytes
+from .decode import Decoder, check_size, read_bytes
 from .errors import ImageReadError, ImgbatchError
 from .manifest import Manifest, read_folder, read_manifest
 from .order import EpochCursor, batch_count, epoch_order
@@ -50,17 +50,6 @@ def _positive_int(name: str, value: object) -> int:
         msg = f"{name} must be a positive int, got {value!r}"
         raise ValueError(msg)
     return int(value)
-
-
-def _check_size(size: object) -> tuple[int, int]:
-    if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        side = _positive_int("size", size)
-        return side, side
-    if isinstance(size, (tuple, list)) and len(size) == 2:
-        height, width = (_positive_int("size", s) for s in size)
-        return height, width
-    msg = f"size must be an int or a (height, width) pair of positive ints, got {size!r}"
-    raise ValueError(msg)
 
 
 def _choice(name: str, value: object, allowed: Sequence[str]) -> str:
@@ -254,7 +243,7 @@ class Loader:
         progress: bool = False,
     ) -> None:
         self.batch_size = _positive_int("batch_size", batch_size)
-        self.size = _check_size(size)
+        self.size = check_size(size)
         self.workers = _default_workers() if workers is None else _positive_int("workers", workers)
         if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
             msg = f"prefetch must be a non-negative int, got {prefetch!r}"
@@ -504,7 +493,7 @@ def load_image(
         (224, 224, 3)
     """
     decoder = Decoder(
-        None if size is None else _check_size(size), fit=fit, color=color,
+        None if size is None else check_size(size), fit=fit, color=color,
         interpolation=interpolation,
     )  # fmt: skip
     output = _Output(decoder.channels, layout=layout, dtype=dtype, mean=mean, std=std)
@@ -538,7 +527,7 @@ def load_eager(
         ``(images, labels)``: all images, and their labels.
     """
     manifest = _as_manifest(labels)
-    hw = _check_size(size)
+    hw = check_size(size)
     n_workers = _default_workers() if workers is None else _positive_int("workers", workers)
     _choice("on_error", on_error, ON_ERROR)
     decoder = Decoder(hw, fit=fit, color=color, interpolation=interpolation)

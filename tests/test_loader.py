@@ -382,7 +382,7 @@ def test_progress_shows_a_bar_per_epoch(
 @pytest.mark.parametrize(("option", "value", "message"), [
     ("batch_size", 0, "batch_size must be a positive int, got 0"),
     ("batch_size", 2.5, "batch_size must be a positive int, got 2.5"),
-    ("size", (3, 0), "size must be a positive int, got 0"),
+    ("size", (3, 0), r"size must be a positive int or a .* pair of them, got \(3, 0\)"),
     ("size", "big", "size must be an int or a .height, width. pair"),
     ("workers", 0, "workers must be a positive int, got 0"),
     ("prefetch", -1, "prefetch must be a non-negative int, got -1"),
