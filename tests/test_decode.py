@@ -19,7 +19,14 @@ from PIL import Image, ImageOps
 
 import imgbatch
 from imgbatch import ImageReadError, ImgbatchError, load_image
-from imgbatch.decode import INTERPOLATIONS, Decoder, decode_bytes, read_bytes
+from imgbatch.decode import (
+    INTERPOLATIONS,
+    Decoder,
+    decode_bytes,
+    jpeg_size,
+    read_bytes,
+    reduction,
+)
 
 from .helpers import assert_image_similar, encode, gradient, solid, write
 
@@ -503,8 +510,10 @@ def test_no_size_keeps_the_image_size(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("size", "flag"),
     [
-        ((20, 30), cv2.INTER_AREA),  # shrink both sides
-        ((48, 80), cv2.INTER_AREA),  # shrink, non-square
+        ((20, 30), cv2.INTER_AREA),  # shrink by more than 3x: area
+        ((48, 80), cv2.INTER_LINEAR),  # shrink by 1.25x: linear (LINEAR_MAX_SHRINK)
+        ((30, 33), cv2.INTER_AREA),  # 3.03x across: area
+        ((20, 34), cv2.INTER_LINEAR),  # exactly 3x down, under 3x across: linear
         ((90, 130), cv2.INTER_LINEAR),  # enlarge both sides
         ((70, 70), cv2.INTER_LINEAR),  # enlarge, square
     ],
@@ -858,3 +867,116 @@ def test_decode_bytes_bad_color() -> None:
     with pytest.raises(ValueError, match="color") as info:
         decode_bytes(data, "x.png", color="hsv")
     assert "'hsv'" in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast JPEG path: reduced (DCT-domain) decode, then area averaging
+
+
+def _photo_like(height: int, width: int, seed: int = 0) -> np.ndarray:
+    """A photograph stand-in: random phases under a 1/f amplitude spectrum, as natural images
+    have, so detail is spread over every scale (not a few sinusoids that alias on cue)."""
+    rng = np.random.default_rng(seed)
+    fy = np.fft.fftfreq(height)[:, None]
+    fx = np.fft.rfftfreq(width)[None, :]
+    radius = np.hypot(fx, fy)
+    radius[0, 0] = 1.0
+    channels = []
+    for _ in range(3):
+        spectrum = (rng.normal(size=radius.shape) + 1j * rng.normal(size=radius.shape)) / radius
+        plane = np.fft.irfft2(spectrum, s=(height, width))
+        channels.append(128 + 45 * (plane - plane.mean()) / plane.std())
+    # A camera's optics and demosaicing soften the finest detail: blur by about a pixel.
+    planes = cv2.GaussianBlur(np.stack(channels, axis=-1).astype(np.float32), (0, 0), 1.0)
+    image: np.ndarray = np.clip(planes, 0, 255).astype(np.uint8)
+    return image
+
+
+def _psnr(actual: np.ndarray, expected: np.ndarray) -> float:
+    mse = float(np.mean((actual.astype(np.float64) - expected.astype(np.float64)) ** 2))
+    return 10 * np.log10(1.0 / mse) if mse else float("inf")
+
+
+@pytest.mark.parametrize(
+    ("shape", "size", "factor"),
+    [((480, 640), 224, 2), ((480, 640), 240, 2), ((479, 640), 240, 1), ((900, 1000), 224, 4),
+     ((1800, 2400), 224, 8), ((1800, 2400), (100, 224), 8), ((300, 4000), 224, 1)],
+)  # fmt: skip
+def test_reduction_keeps_the_image_at_least_the_target(
+    shape: tuple[int, int], size: int | tuple[int, int], factor: int
+) -> None:
+    target = (size, size) if isinstance(size, int) else size
+    assert reduction(shape, target) == factor
+    assert min(shape) // factor >= max(target)
+
+
+@pytest.mark.parametrize("progressive", [False, True])
+def test_jpeg_size_reads_the_frame_header(tmp_path: Path, progressive: bool) -> None:
+    ex = Image.Exif()
+    ex[0x0112] = 6  # the header gives the stored size, before rotation
+    data = encode(_photo_like(37, 91), "JPEG", exif=ex.tobytes(), progressive=progressive)
+    assert jpeg_size(data) == (37, 91)
+    assert jpeg_size(encode(_photo_like(5, 6), "PNG")) is None
+    assert jpeg_size(data[:20]) is None
+
+
+@pytest.mark.parametrize("color", ["rgb", "bgr", "gray"])
+def test_large_jpegs_decode_reduced_then_area(tmp_path: Path, color: str) -> None:
+    image = _photo_like(500, 700)
+    path = write(tmp_path / "big.jpg", encode(image, "JPEG", quality=92))
+    flags = {"rgb": cv2.IMREAD_COLOR_RGB, "bgr": cv2.IMREAD_COLOR_BGR, "gray": 0}
+    reduced = cv2.imread(str(path), flags[color] | cv2.IMREAD_REDUCED_GRAYSCALE_2)
+    assert reduced is not None
+    assert reduced.shape[:2] == (250, 350)
+    expected = cv2.resize(reduced, (224, 224), interpolation=cv2.INTER_AREA)
+    out = load_image(path, size=224, color=color, dtype="uint8")
+    assert_image_similar(out.reshape(expected.shape), expected, 0)
+
+
+def test_fast_path_quality_against_full_decode_and_area(tmp_path: Path) -> None:
+    # The defaults are held to a mean PSNR >= 38 dB against the reference (full decode, area
+    # resize, in float) on photographs; scripts/bench_limits.py measures that. This stand-in has
+    # more fine detail than photos (two-stage area itself gives ~35 dB on it at an 11x shrink),
+    # so it guards against regressions with a lower floor.
+    for k, (shape, size) in enumerate([((500, 700), 224), ((1900, 2500), 224), ((640, 400), 224)]):
+        image = _photo_like(*shape, seed=k)
+        path = write(tmp_path / f"{k}.jpg", encode(image, "JPEG", quality=90))
+        full = cv2.imread(str(path), cv2.IMREAD_COLOR_RGB)
+        assert full is not None
+        reference = cv2.resize(full.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA)
+        assert _psnr(load_image(path, size=size), reference / 255) >= 34
+
+
+def test_a_named_interpolation_decodes_at_full_size(tmp_path: Path) -> None:
+    image = _photo_like(500, 700)
+    path = write(tmp_path / "big.jpg", encode(image, "JPEG", quality=92))
+    full = cv2.imread(str(path), cv2.IMREAD_COLOR_RGB)
+    assert full is not None
+    expected = cv2.resize(full, (224, 224), interpolation=cv2.INTER_AREA)
+    out = load_image(path, size=224, interpolation="area", dtype="uint8")
+    assert_image_similar(out, expected, 0)
+
+
+def test_a_bad_jpeg_fails_the_same_on_the_reduced_path(tmp_path: Path) -> None:
+    data = encode(_photo_like(600, 800), "JPEG")
+    path = write(tmp_path / "cut.jpg", data[: len(data) // 2])
+    with pytest.raises(ImageReadError, match="truncated JPEG"):
+        load_image(path, size=224)
+
+
+@pytest.mark.parametrize("orientation", [1, 6, 8])
+def test_reduced_decode_keeps_geometry_under_exif_rotation(
+    tmp_path: Path, orientation: int
+) -> None:
+    # Left part red, right part blue, with the boundary off-centre: after rotation and a
+    # reduced decode, the boundary must land where the full-size reference puts it.
+    image = solid(900, 1250, (255, 0, 0))
+    image[:, 700:] = (0, 0, 255)
+    ex = Image.Exif()
+    ex[0x0112] = orientation
+    path = write(tmp_path / "r.jpg", encode(image, "JPEG", quality=95, exif=ex.tobytes()))
+    with Image.open(path) as im:
+        upright = np.ascontiguousarray(ImageOps.exif_transpose(im).convert("RGB"))
+    reference = cv2.resize(upright, (200, 160), interpolation=cv2.INTER_AREA)
+    out = load_image(path, size=(160, 200), dtype="uint8")
+    assert_image_similar(out, reference, 1.0)
