@@ -377,8 +377,8 @@ def _detect_format(source: str, first: str) -> str:
         return "jsonl"
     if "\t" in text:
         return "tsv"
-    if len(text.rsplit(maxsplit=1)) < 2 and "," in text:
-        return "csv"
+    if "," in text.rsplit(maxsplit=1)[-1]:
+        return "csv"  # "a.jpg,cat" or "my photo.jpg,cat": the comma is in the last word
     return "txt"
 
 
@@ -410,15 +410,29 @@ class _Builder:
         self.codes.append(code)
         self.lines.append(line)
 
+    def _check_range(
+        self, names: list[str], values: Sequence[float], low: float, high: float, kind: str
+    ) -> None:
+        for code, value in enumerate(values):
+            if not low <= value <= high:
+                line = int(self.lines[self.codes.index(code)])
+                msg = f"label {names[code]} does not fit in {kind}"
+                raise ManifestError(self.source, line, msg)
+
     def build(self, root: str, fmt: str) -> Manifest:
         names = list(self.vocab)
         codes = np.frombuffer(self.codes, dtype=np.int64)
         classes: tuple[str, ...] | None = None
         labels: np.ndarray
         if all(_INT.fullmatch(n) for n in names):
-            labels = np.array([int(n) for n in names], dtype=np.int64)[codes]
+            values = [int(n) for n in names]
+            self._check_range(names, values, -(2**63), 2**63 - 1, "int64")
+            labels = np.array(values, dtype=np.int64)[codes]
         elif all(_FLOAT.fullmatch(n) for n in names):
-            labels = np.array([float(n) for n in names], dtype=np.float32)[codes]
+            floats = [float(n) for n in names]
+            limit = float(np.finfo(np.float32).max)
+            self._check_range(names, floats, -limit, limit, "float32")
+            labels = np.array(floats, dtype=np.float32)[codes]
         else:
             classes = tuple(sorted(names))
             rank = {name: i for i, name in enumerate(classes)}
@@ -472,25 +486,46 @@ def _parse_delimited(
     label_column: str | int | None,
 ) -> None:
     source = builder.source
-    reader = csv.reader(lines, delimiter=delimiter, strict=True)
+    start = 0  # line where the row being read began (a quoted field may span lines)
+
+    def data_lines() -> Iterator[str]:
+        # Blank and comment lines are dropped before the csv module sees them (a quote in a
+        # comment must not open a field), but never inside a row that has begun.
+        nonlocal start
+        for line in lines:
+            if start == 0:
+                if _skippable(line):
+                    continue
+                start = lines.lineno
+            yield line
+
+    reader = csv.reader(data_lines(), delimiter=delimiter, strict=True)
     columns: tuple[int, int] | None = None
+    width = 0  # fields in the first row of a file without a header
     named = isinstance(path_column, str) or isinstance(label_column, str)
+    positional = isinstance(path_column, int) or isinstance(label_column, int)
     while True:
-        start = lines.lineno + 1
+        start = 0
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as e:
-            raise ManifestError(source, lines.lineno, f"malformed row: {e}") from None
-        # csv.reader hands over blank lines as [] and keeps comment lines as rows: skip both.
-        if not row or (len(row) == 1 and not row[0].strip()) or row[0].lstrip().startswith("#"):
-            continue
+            raise ManifestError(source, start or lines.lineno, f"malformed row: {e}") from None
+        if not any(field.strip() for field in row):
+            continue  # white space only, such as a tab on an otherwise blank line of a TSV
         if columns is None:
             header = row if (named or _is_header(row, path_column, label_column)) else None
             columns = _choose_columns(source, start, row, header, path_column, label_column)
             if header is not None:
                 continue
+            width = 0 if positional else len(row)
+        if width and len(row) > width:
+            msg = (
+                f"row has {len(row)} fields but the first row has {width}: quote a path that "
+                "holds the delimiter, or add a header naming the columns"
+            )
+            raise ManifestError(source, start, msg)
         p, lab = columns
         if len(row) <= max(p, lab):
             if len(row) == 1:

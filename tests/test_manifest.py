@@ -1,0 +1,1088 @@
+"""Label files and class folders -> Manifest: formats, tolerance, paths, labels, errors, the API."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import imgbatch
+from imgbatch import ImgbatchError, Manifest, ManifestError, read_folder, read_manifest
+from imgbatch.manifest import PathTable
+
+from .helpers import write
+
+FORMATS = ("csv", "tsv", "txt", "jsonl")
+FILENAMES = {"csv": "labels.csv", "tsv": "labels.tsv", "txt": "labels.txt", "jsonl": "labels.jsonl"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write ``text`` as UTF-8 exactly as given (no newline translation)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def render_row(fmt: str, path: str, label: str) -> str:
+    """One data line of a label file of format ``fmt`` (no line ending)."""
+    if fmt in ("csv", "tsv"):
+        out = io.StringIO()
+        csv.writer(out, delimiter="," if fmt == "csv" else "\t", lineterminator="\n").writerow(
+            [path, label]
+        )
+        return out.getvalue().rstrip("\n")
+    if fmt == "txt":
+        return f"{path} {label}"
+    return json.dumps({"path": path, "label": label}, ensure_ascii=False)
+
+
+def render(fmt: str, rows: Sequence[tuple[str, str]], *, newline: str = "\n") -> str:
+    return "".join(render_row(fmt, p, lab) + newline for p, lab in rows)
+
+
+def manifest_error(path: Path | str, **options: Any) -> ManifestError:
+    """Read ``path`` expecting a ManifestError that names the file (and its line, when set)."""
+    with pytest.raises(ManifestError) as info:
+        read_manifest(path, **options)
+    err = info.value
+    assert err.path == os.fspath(path)
+    assert os.fspath(path) in str(err)
+    if err.line is not None:
+        assert f"line {err.line}" in str(err)
+    return err
+
+
+def resolved(base: Path, rels: Sequence[str]) -> list[str]:
+    return [os.path.join(str(base), r) for r in rels]
+
+
+def relative(m: Manifest, base: Path | str) -> list[str]:
+    return [os.path.relpath(p, base) for p in m.paths]
+
+
+# ---------------------------------------------------------------------------------------------
+# Formats
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_csv_with_and_without_header(tmp_path: Path, header: bool) -> None:
+    text = ("path,label\n" if header else "") + "a.jpg,cat\nb.jpg,dog\nc.jpg,cat\n"
+    m = read_manifest(write_text(tmp_path / "labels.csv", text))
+    assert m.format == "csv"
+    assert list(m.paths) == resolved(tmp_path, ["a.jpg", "b.jpg", "c.jpg"])
+    assert m.labels.tolist() == [0, 1, 0]
+    assert m.classes == ("cat", "dog")
+    first = 2 if header else 1
+    assert m.lines.tolist() == [first, first + 1, first + 2]
+
+
+def test_csv_quoted_fields_with_commas_and_spaces(tmp_path: Path) -> None:
+    text = (
+        "path,label\n"
+        '"my photos/a, b.jpg","big cat"\n'
+        '"say ""hi"".jpg",dog\n'
+        "plain dir/c d.jpg,big cat\n"
+    )
+    m = read_manifest(write_text(tmp_path / "labels.csv", text))
+    assert relative(m, tmp_path) == ["my photos/a, b.jpg", 'say "hi".jpg', "plain dir/c d.jpg"]
+    assert m.classes == ("big cat", "dog")
+    assert m.labels.tolist() == [0, 1, 0]
+
+
+def test_tsv(tmp_path: Path) -> None:
+    text = "path\tlabel\nmy dir/a, b.jpg\tcat\nb.jpg\tdog\n"
+    m = read_manifest(write_text(tmp_path / "labels.tsv", text))
+    assert m.format == "tsv"
+    assert relative(m, tmp_path) == ["my dir/a, b.jpg", "b.jpg"]
+    assert m.classes == ("cat", "dog")
+    assert m.lines.tolist() == [2, 3]
+
+
+def test_txt_splits_at_the_last_whitespace(tmp_path: Path) -> None:
+    text = (
+        "n01440764/n01440764_10026.JPEG 0\n"
+        "my photos/a b  c.jpg   12\n"
+        "tabbed dir/x.jpg\t3\n"
+        "trailing.jpg 4   \n"
+    )
+    m = read_manifest(write_text(tmp_path / "train.txt", text))
+    assert m.format == "txt"
+    assert relative(m, tmp_path) == [
+        "n01440764/n01440764_10026.JPEG",
+        "my photos/a b  c.jpg",
+        "tabbed dir/x.jpg",
+        "trailing.jpg",
+    ]
+    assert m.labels.dtype == np.int64
+    assert m.labels.tolist() == [0, 12, 3, 4]
+    assert m.classes is None
+
+
+def test_txt_header_is_skipped(tmp_path: Path) -> None:
+    m = read_manifest(write_text(tmp_path / "train.txt", "path label\na.jpg cat\nb.jpg dog\n"))
+    assert relative(m, tmp_path) == ["a.jpg", "b.jpg"]
+    assert m.lines.tolist() == [2, 3]
+
+
+def test_jsonl(tmp_path: Path) -> None:
+    text = '{"path": "a.jpg", "label": "cat"}\n{"label": "dog", "path": "b c.jpg", "extra": 1}\n'
+    m = read_manifest(write_text(tmp_path / "labels.jsonl", text))
+    assert m.format == "jsonl"
+    assert relative(m, tmp_path) == ["a.jpg", "b c.jpg"]
+    assert m.classes == ("cat", "dog")
+    assert m.labels.tolist() == [0, 1]
+    assert m.lines.tolist() == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("header", "row", "expected"),
+    [
+        ("filename,class", "a.jpg,cat", ("a.jpg", "cat")),
+        ("image,target", "a.jpg,cat", ("a.jpg", "cat")),
+        ("Path,Label", "a.jpg,cat", ("a.jpg", "cat")),
+        (" file_name , category ", "a.jpg,cat", ("a.jpg", "cat")),
+        ("class,filename", "cat,a.jpg", ("a.jpg", "cat")),
+        ("label,path", "cat,a.jpg", ("a.jpg", "cat")),
+        ("img,y", "a.jpg,cat", ("a.jpg", "cat")),
+        ("id,filename,class", "7,a.jpg,cat", ("a.jpg", "cat")),
+        ("target,notes,image_path", "cat,hello,a.jpg", ("a.jpg", "cat")),
+    ],
+)
+def test_recognised_header_names(
+    tmp_path: Path, header: str, row: str, expected: tuple[str, str]
+) -> None:
+    m = read_manifest(write_text(tmp_path / "labels.csv", f"{header}\n{row}\n"))
+    assert len(m) == 1
+    assert relative(m, tmp_path) == [expected[0]]
+    assert m.classes == (expected[1],)
+    assert m.lines.tolist() == [2]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv"])
+def test_columns_chosen_by_name(tmp_path: Path, fmt: str) -> None:
+    sep = "," if fmt == "csv" else "\t"
+    rows = [
+        ["url", "extra", "breed", "notes"],
+        ["a.jpg", "x", "cat", "n"],
+        ["b.jpg", "y", "dog", ""],
+    ]
+    text = "".join(sep.join(r) + "\n" for r in rows)
+    m = read_manifest(
+        write_text(tmp_path / FILENAMES[fmt], text), path_column="url", label_column="breed"
+    )
+    assert relative(m, tmp_path) == ["a.jpg", "b.jpg"]
+    assert m.classes == ("cat", "dog")
+    assert m.lines.tolist() == [2, 3]
+
+
+@pytest.mark.parametrize(
+    ("text", "path_column", "label_column", "expected"),
+    [
+        ("x,a.jpg,cat\ny,b.jpg,dog\n", 1, 2, (["a.jpg", "b.jpg"], ("cat", "dog"))),
+        ("cat,a.jpg\ndog,b.jpg\n", 1, 0, (["a.jpg", "b.jpg"], ("cat", "dog"))),
+        ("a.jpg,x,cat\nb.jpg,y,dog\n", None, 2, (["a.jpg", "b.jpg"], ("cat", "dog"))),
+    ],
+)
+def test_columns_chosen_by_position_in_headerless_files(
+    tmp_path: Path,
+    text: str,
+    path_column: int | None,
+    label_column: int,
+    expected: tuple[list[str], tuple[str, ...]],
+) -> None:
+    path = write_text(tmp_path / "labels.csv", text)
+    m = read_manifest(path, path_column=path_column, label_column=label_column)
+    assert relative(m, tmp_path) == expected[0]
+    assert m.classes == expected[1]
+    assert m.lines.tolist() == [1, 2]
+
+
+def test_jsonl_fields_chosen_by_name(tmp_path: Path) -> None:
+    text = '{"img_url": "a.jpg", "path": "wrong.jpg", "breed": "cat", "label": 9}\n'
+    path = write_text(tmp_path / "labels.jsonl", text)
+    m = read_manifest(path, path_column="img_url", label_column="breed")
+    assert relative(m, tmp_path) == ["a.jpg"]
+    assert m.classes == ("cat",)
+
+
+def test_jsonl_recognised_field_names(tmp_path: Path) -> None:
+    text = '{"filename": "a.jpg", "class": "cat"}\n{"filename": "b.jpg", "class": "dog"}\n'
+    m = read_manifest(write_text(tmp_path / "labels.jsonl", text))
+    assert relative(m, tmp_path) == ["a.jpg", "b.jpg"]
+    assert m.classes == ("cat", "dog")
+
+
+def test_csv_file_that_is_really_tab_separated(tmp_path: Path) -> None:
+    text = "path\tlabel\nmy dir/a.jpg\tcat\nb.jpg\tdog\n"
+    m = read_manifest(write_text(tmp_path / "export.csv", text))
+    assert m.format == "tsv"
+    assert relative(m, tmp_path) == ["my dir/a.jpg", "b.jpg"]
+    assert m.classes == ("cat", "dog")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "fmt", "expected"),
+    [
+        ("labels.csv", "my photo.jpg cat\nb.jpg dog\n", "txt", ["my photo.jpg", "b.jpg"]),
+        ("labels.txt", "a b.jpg,cat\nc.jpg,dog\n", "csv", ["a b.jpg", "c.jpg"]),
+        ("labels.data", '{"path": "a.jpg", "label": "cat"}\n', "jsonl", ["a.jpg"]),
+        ("labels.jsonl", "a.jpg\tcat\n", "tsv", ["a.jpg"]),
+    ],
+)
+def test_format_argument_overrides_detection(
+    tmp_path: Path, name: str, text: str, fmt: str, expected: list[str]
+) -> None:
+    m = read_manifest(write_text(tmp_path / name, text), format=fmt)
+    assert m.format == fmt
+    assert relative(m, tmp_path) == expected
+
+
+JSONL_AB = '{"path": "a.jpg", "label": "cat"}\n{"path": "b.jpg", "label": "dog"}\n'
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "fmt"),
+    [
+        ("train.lst", "a.jpg\tcat\nb.jpg\tdog\n", "tsv"),
+        ("train.list", "a.jpg cat\nb.jpg dog\n", "txt"),
+        ("train.txt", "a.jpg cat\nb.jpg dog\n", "txt"),
+        ("labels", JSONL_AB, "jsonl"),
+        ("labels.json", JSONL_AB, "jsonl"),
+        ("labels.dat", "a.jpg,cat\nb.jpg,dog\n", "csv"),
+        ("labels.dat", "path,label\na.jpg,cat\nb.jpg,dog\n", "csv"),
+    ],
+)  # fmt: skip
+def test_unknown_extension_is_sniffed_from_content(
+    tmp_path: Path, name: str, text: str, fmt: str
+) -> None:
+    m = read_manifest(write_text(tmp_path / name, text))
+    assert m.format == fmt
+    assert relative(m, tmp_path) == ["a.jpg", "b.jpg"]
+    assert m.classes == ("cat", "dog")
+
+
+def test_unknown_extension_csv_with_spaces_in_paths_is_sniffed_as_csv(tmp_path: Path) -> None:
+    # "my photo.jpg,cat" has white space, but its last white-space token holds the comma: csv.
+    m = read_manifest(write_text(tmp_path / "labels.dat", "my photo.jpg,cat\nb c.jpg,dog\n"))
+    assert m.format == "csv"
+    assert relative(m, tmp_path) == ["my photo.jpg", "b c.jpg"]
+    assert m.classes == ("cat", "dog")
+
+
+def test_bad_format_argument(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "labels.csv", "a.jpg,cat\n")
+    with pytest.raises(ValueError, match="format must be one of"):
+        read_manifest(path, format="xml")
+
+
+def test_column_arguments_that_do_not_apply(tmp_path: Path) -> None:
+    txt = write_text(tmp_path / "labels.txt", "a.jpg cat\n")
+    with pytest.raises(ValueError, match="path_column and label_column"):
+        read_manifest(txt, path_column="path")
+    jsonl = write_text(tmp_path / "labels.jsonl", '{"path": "a.jpg", "label": 1}\n')
+    with pytest.raises(TypeError, match="field names"):
+        read_manifest(jsonl, path_column=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# BOM, CRLF, blank lines and comments
+
+
+ROWS = [("a.jpg", "cat"), ("b b.jpg", "dog"), ("c.jpg", "cat")]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "header"),
+    [(fmt, False) for fmt in FORMATS] + [(fmt, True) for fmt in ("csv", "tsv", "txt")],
+)
+def test_utf8_bom(tmp_path: Path, fmt: str, header: bool) -> None:
+    head = {"csv": "path,label\n", "tsv": "path\tlabel\n", "txt": "path label\n"}.get(fmt, "")
+    text = "\ufeff" + (head if header else "") + render(fmt, ROWS)
+    m = read_manifest(write_text(tmp_path / FILENAMES[fmt], text))
+    assert relative(m, tmp_path) == [p for p, _ in ROWS]
+    assert m.classes == ("cat", "dog")
+    assert m.lines[0] == (2 if header else 1)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_crlf_line_endings(tmp_path: Path, fmt: str) -> None:
+    m = read_manifest(write_text(tmp_path / FILENAMES[fmt], render(fmt, ROWS, newline="\r\n")))
+    assert relative(m, tmp_path) == [p for p, _ in ROWS]
+    assert m.classes == ("cat", "dog")
+    assert m.lines.tolist() == [1, 2, 3]
+    assert not any(p.endswith("\r") for p in m.paths)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_crlf_without_final_newline(tmp_path: Path, fmt: str) -> None:
+    text = render(fmt, ROWS, newline="\r\n").removesuffix("\r\n")
+    m = read_manifest(write_text(tmp_path / FILENAMES[fmt], text))
+    assert relative(m, tmp_path) == [p for p, _ in ROWS]
+    assert m.classes == ("cat", "dog")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(
+    ("blank", "newline"),
+    [("", "\n"), ("   ", "\n"), (" \t ", "\n"), ("", "\r\n")],
+    ids=["empty", "spaces", "tab", "crlf"],
+)
+def test_blank_and_comment_lines_keep_line_numbers(
+    tmp_path: Path, fmt: str, blank: str, newline: str
+) -> None:
+    lines = [
+        "# exported 2024-01-01",  # 1
+        blank,  # 2
+        render_row(fmt, *ROWS[0]),  # 3
+        "   # indented comment",  # 4
+        blank,  # 5
+        blank,  # 6
+        render_row(fmt, *ROWS[1]),  # 7
+        "#",  # 8
+        render_row(fmt, *ROWS[2]),  # 9
+        blank,  # 10
+        "# trailing comment",  # 11
+    ]
+    m = read_manifest(write_text(tmp_path / FILENAMES[fmt], newline.join(lines) + newline))
+    assert relative(m, tmp_path) == [p for p, _ in ROWS]
+    assert m.lines.tolist() == [3, 7, 9]
+    assert [m.where(i) for i in range(3)] == [
+        f"{tmp_path / FILENAMES[fmt]}, line {n}" for n in (3, 7, 9)
+    ]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_error_line_number_counts_blank_and_comment_lines(tmp_path: Path, fmt: str) -> None:
+    bad = '{"path": "b.jpg"}' if fmt == "jsonl" else "b.jpg"
+    text = f"# comment\n\n{render_row(fmt, 'a.jpg', 'cat')}\r\n# more\n\n   \n{bad}\n"
+    err = manifest_error(write_text(tmp_path / FILENAMES[fmt], text))
+    assert err.line == 7
+    assert "line 7" in str(err)
+    assert "no label" in str(err)
+
+
+def test_csv_comment_line_with_a_stray_quote(tmp_path: Path) -> None:
+    # A comment line is skipped whole: a quote in it must not open a quoted field.
+    text = '# exported by tool,"v2\na.jpg,cat\nb.jpg,dog\n'
+    m = read_manifest(write_text(tmp_path / "labels.csv", text))
+    assert relative(m, tmp_path) == ["a.jpg", "b.jpg"]
+    assert m.lines.tolist() == [2, 3]
+
+
+def test_csv_quoted_path_starting_with_hash_is_a_row_not_a_comment(tmp_path: Path) -> None:
+    # Only a *line* that starts with '#' is a comment; a quoted field "#1.jpg" is data.
+    text = 'path,label\n"#1.jpg",cat\nb.jpg,dog\n'
+    m = read_manifest(write_text(tmp_path / "labels.csv", text))
+    assert relative(m, tmp_path) == ["#1.jpg", "b.jpg"]
+    assert m.lines.tolist() == [2, 3]
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_relative_paths_resolve_against_the_manifest_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    data = tmp_path / "data"
+    path = write_text(data / FILENAMES[fmt], render(fmt, [("img/a.jpg", "1"), ("b.jpg", "2")]))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    m = read_manifest(path)
+    assert list(m.paths) == [str(data / "img" / "a.jpg"), str(data / "b.jpg")]
+    assert m.source == str(path)
+
+
+def test_relative_manifest_path_given_from_another_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    write_text(data / "labels.csv", "a.jpg,1\n")
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    m = read_manifest(os.path.join("..", "data", "labels.csv"))
+    assert list(m.paths) == [str(data / "a.jpg")]
+    monkeypatch.chdir(tmp_path)  # the manifest remembers its folder, not the cwd at access time
+    assert list(m.paths) == [str(data / "a.jpg")]
+
+
+def test_root_argument(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_text(tmp_path / "meta" / "labels.csv", "a.jpg,1\nsub/b.jpg,2\n")
+    images = tmp_path / "images"
+    m = read_manifest(path, root=images)
+    assert list(m.paths) == [str(images / "a.jpg"), str(images / "sub" / "b.jpg")]
+    # A relative root is taken relative to the cwd at read time (like any path argument).
+    monkeypatch.chdir(tmp_path)
+    m = read_manifest(path, root="images")
+    assert list(m.paths) == [str(images / "a.jpg"), str(images / "sub" / "b.jpg")]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_absolute_paths_are_kept(tmp_path: Path, fmt: str) -> None:
+    absolute = str(tmp_path / "far away" / "x.jpg")
+    path = write_text(
+        tmp_path / "d" / FILENAMES[fmt], render(fmt, [(absolute, "1"), ("y.jpg", "2")])
+    )
+    m = read_manifest(path, root=tmp_path / "root")
+    assert list(m.paths) == [absolute, str(tmp_path / "root" / "y.jpg")]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_non_ascii_paths_round_trip(tmp_path: Path, fmt: str) -> None:
+    rows = [("fotos/ñandú 猫.jpg", "ñandú"), ("Ωmega/日本語 ü.png", "猫"), ("plain.jpg", "ñandú")]
+    m = read_manifest(write_text(tmp_path / FILENAMES[fmt], render(fmt, rows)))
+    assert relative(m, tmp_path) == [p for p, _ in rows]
+    assert m[0][0] == os.path.join(str(tmp_path), "fotos/ñandú 猫.jpg")
+    assert m.classes == ("ñandú", "猫")
+    assert m.labels.tolist() == [0, 1, 0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Labels
+
+
+@pytest.mark.parametrize(
+    ("labels", "dtype", "values", "classes"),
+    [
+        (["3", "-1", "0", "3"], np.int64, [3, -1, 0, 3], None),
+        (["+7", "007", "-12"], np.int64, [7, 7, -12], None),
+        (["1", "2.5", "-3e2", ".5"], np.float32, [1.0, 2.5, -300.0, 0.5], None),
+        (["1.0", "2.0"], np.float32, [1.0, 2.0], None),
+        (["cat", "dog", "ant", "cat"], np.int64, [1, 2, 0, 1], ("ant", "cat", "dog")),
+        (["3", "cat", "3"], np.int64, [0, 1, 0], ("3", "cat")),
+        (["1.5", "cat"], np.int64, [0, 1], ("1.5", "cat")),
+        (["b", "B", "a"], np.int64, [2, 0, 1], ("B", "a", "b")),
+        (["big cat", "dog"], np.int64, [0, 1], ("big cat", "dog")),
+    ],
+)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_labels(
+    tmp_path: Path,
+    fmt: str,
+    labels: list[str],
+    dtype: type[np.generic],
+    values: list[float],
+    classes: tuple[str, ...] | None,
+) -> None:
+    if fmt == "txt" and any(" " in lab for lab in labels):
+        labels = [lab.replace(" ", "_") for lab in labels]  # txt labels cannot hold white space
+        classes = tuple(c.replace(" ", "_") for c in classes or ())
+    rows = [(f"{i}.jpg", lab) for i, lab in enumerate(labels)]
+    m = read_manifest(write_text(tmp_path / FILENAMES[fmt], render(fmt, rows)))
+    assert m.labels.dtype == dtype
+    assert m.labels.tolist() == values
+    assert m.classes == classes
+    label = m[0][1]
+    assert type(label) is (float if dtype is np.float32 else int)
+
+
+@pytest.mark.parametrize(
+    ("json_labels", "dtype", "values", "classes"),
+    [
+        ([3, -1, 0], np.int64, [3, -1, 0], None),
+        ([1.5, 2, -0.25], np.float32, [1.5, 2.0, -0.25], None),
+        ([1.0, 2.0], np.float32, [1.0, 2.0], None),
+        (["3", 4], np.int64, [3, 4], None),
+        (["cat", "dog", "cat"], np.int64, [0, 1, 0], ("cat", "dog")),
+        ([True, False, True], np.int64, [1, 0, 1], ("false", "true")),
+        ([1, "cat"], np.int64, [0, 1], ("1", "cat")),
+    ],
+)
+def test_jsonl_native_labels(
+    tmp_path: Path,
+    json_labels: list[object],
+    dtype: type[np.generic],
+    values: list[float],
+    classes: tuple[str, ...] | None,
+) -> None:
+    text = "".join(
+        json.dumps({"path": f"{i}.jpg", "label": lab}) + "\n" for i, lab in enumerate(json_labels)
+    )
+    m = read_manifest(write_text(tmp_path / "labels.jsonl", text))
+    assert m.labels.dtype == dtype
+    assert m.labels.tolist() == values
+    assert m.classes == classes
+
+
+# ---------------------------------------------------------------------------------------------
+# Class folders
+
+
+def make_tree(root: Path, files: Sequence[str]) -> None:
+    for rel in files:
+        write(root / rel, b"not really an image")
+
+
+TREE = [
+    "dog/b.png",
+    "dog/a.JPG",
+    "dog/sub/c.jpeg",
+    "dog/sub/B.Png",
+    "dog/.hidden.png",
+    "dog/.cache/x.png",
+    "dog/notes.txt",
+    "dog/Thumbs.db",
+    "dog/noext",
+    "cat/z.webp",
+    "cat/deeper/more/y.bmp",
+    "cat/deeper/w.tif",
+    ".git/objects.png",
+    "readme.png",
+    "zebra/ñandú 猫.jpg",
+]
+TREE_EXPECTED = [
+    ("cat/z.webp", 0),
+    ("cat/deeper/w.tif", 0),
+    ("cat/deeper/more/y.bmp", 0),
+    ("dog/a.JPG", 1),
+    ("dog/b.png", 1),
+    ("dog/sub/B.Png", 1),
+    ("dog/sub/c.jpeg", 1),
+    ("zebra/ñandú 猫.jpg", 2),
+]
+
+
+def test_read_folder(tmp_path: Path) -> None:
+    make_tree(tmp_path / "photos", TREE)
+    m = read_folder(tmp_path / "photos")
+    assert m.classes == ("cat", "dog", "zebra")
+    assert list(m.paths) == resolved(tmp_path / "photos", [p for p, _ in TREE_EXPECTED])
+    assert m.labels.dtype == np.int64
+    assert m.labels.tolist() == [lab for _, lab in TREE_EXPECTED]
+    assert m.lines.tolist() == [0] * len(TREE_EXPECTED)
+    assert m.format == "folder"
+    assert m.source == str(tmp_path / "photos")
+    assert isinstance(m.paths, PathTable)
+
+
+def test_read_folder_is_reproducible(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_tree(tmp_path / "one", TREE)
+    make_tree(tmp_path / "two", TREE[::-1])
+    first = read_folder(str(tmp_path / "one"))
+    again = read_folder(tmp_path / "one")
+    other = read_folder(tmp_path / "two")
+    assert list(first.paths) == list(again.paths)
+    assert relative(first, tmp_path / "one") == relative(other, tmp_path / "two")
+    assert first.labels.tolist() == other.labels.tolist()
+    assert first.classes == other.classes
+    monkeypatch.chdir(tmp_path)
+    rel = read_folder("one")  # a relative root is resolved once, at read time
+    assert list(rel.paths) == list(first.paths)
+
+
+@pytest.mark.parametrize(
+    ("files", "target", "reason"),
+    [
+        ([], "missing", "no such folder"),
+        (["afile.png"], "afile.png", "not a folder"),
+        ([], "", "no class subfolders"),
+        (["root.jpg", ".hidden/a.jpg"], "", "no class subfolders"),
+        (["cat/notes.txt", "dog/.a.jpg", "dog/.cache/b.jpg"], "", "no image files"),
+    ],
+    ids=["missing", "file", "empty", "only-hidden-and-loose", "no-images"],
+)
+def test_read_folder_errors(tmp_path: Path, files: list[str], target: str, reason: str) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    make_tree(root, files)
+    path = root / target if target else root
+    with pytest.raises(ManifestError, match=reason) as info:
+        read_folder(path)
+    assert info.value.path == str(path)
+    assert info.value.line is None
+    assert str(path) in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "line", "reason"),
+    [
+        ("labels.csv", "a.jpg,cat\nb.jpg\n", 2, "no label"),
+        ("labels.csv", "path,label\na.jpg,cat\nb.jpg,\n", 3, "no label"),
+        ("labels.csv", "a.jpg,cat\nb.jpg,   \n", 2, "no label"),
+        ("labels.tsv", "a.jpg\tcat\nb.jpg\n", 2, "no label"),
+        ("labels.txt", "a.jpg cat\nb.jpg\n", 2, "no label"),
+        ("labels.jsonl", '{"path": "a.jpg", "label": 1}\n{"path": "b.jpg"}\n', 2, "no label"),
+        ("labels.jsonl", '{"path": "a.jpg", "label": ""}\n', 1, "no label"),
+        ("labels.jsonl", '{"path": "a.jpg", "label": 1}\n{"path": "b.jpg", "label": 1\n', 2,
+         "invalid JSON"),
+        ("labels.jsonl", "{'path': 'a.jpg', 'label': 1}\n", 1, "invalid JSON"),
+        ("labels.jsonl", '{"path": "a.jpg", "label": 1}\n["b.jpg", 1]\n', 2, "JSON object"),
+        ("labels.jsonl", '"a.jpg"\n', 1, "JSON object"),
+        ("labels.jsonl", '[{"path": "a.jpg", "label": 1}]\n', 1, "JSON object"),
+        ("labels.jsonl", '{"path": "a.jpg", "label": [1, 2]}\n', 1, "label must be"),
+        ("labels.jsonl", '{"path": "a.jpg", "label": null}\n', 1, "label must be"),
+        ("labels.jsonl", '{"path": "a.jpg", "label": {"a": 1}}\n', 1, "label must be"),
+        ("labels.jsonl", '{"path": 3, "label": 1}\n', 1, "path must be a string"),
+        ("labels.jsonl", '{"label": 1}\n', 1, "path"),
+        ("labels.csv", "a.jpg,cat,extra\n", 1, "3 columns and no header"),
+        ("labels.csv", "# comment\n\na.jpg,cat,1,2\n", 3, "4 columns and no header"),
+        ("labels.csv", "image,foo,bar\na.jpg,cat,1\n", 1, "label column"),
+        ("labels.csv", "x,a.jpg\n,cat\n", 2, "empty path"),
+        ("labels.csv", 'a.jpg,cat\n"b.jpg,dog\n', 2, "malformed"),
+    ],
+)  # fmt: skip
+def test_malformed_rows(tmp_path: Path, name: str, text: str, line: int, reason: str) -> None:
+    err = manifest_error(write_text(tmp_path / name, text))
+    assert err.line == line
+    assert reason in err.reason
+    assert f"line {line}" in str(err)
+
+
+@pytest.mark.parametrize(
+    ("text", "options", "reason"),
+    [
+        ("path,label\na.jpg,cat\n", {"path_column": "file"}, "'file'"),
+        ("path,label\na.jpg,cat\n", {"label_column": "breed"}, "'breed'"),
+        ("a.jpg,cat\n", {"path_column": "path", "label_column": "label"}, "'path'"),
+    ],
+)
+def test_header_missing_the_named_column(
+    tmp_path: Path, text: str, options: dict[str, str], reason: str
+) -> None:
+    err = manifest_error(write_text(tmp_path / "labels.csv", text), **options)
+    assert err.line == 1
+    assert reason in str(err)
+
+
+def test_jsonl_missing_named_field(tmp_path: Path) -> None:
+    text = '{"path": "a.jpg", "label": 1}\n'
+    err = manifest_error(write_text(tmp_path / "labels.jsonl", text), label_column="breed")
+    assert err.line == 1
+
+
+def test_later_row_with_more_fields_than_a_headerless_file(tmp_path: Path) -> None:
+    # An unquoted comma in a path ("my,file.jpg,dog") must not silently become path "my".
+    err = manifest_error(write_text(tmp_path / "labels.csv", "a.jpg,cat\nmy,file.jpg,dog\n"))
+    assert err.line == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("labels.csv", ""),
+        ("labels.csv", "\n\n   \n"),
+        ("labels.csv", "# only\n\n# comments\n"),
+        ("labels.csv", "\ufeff"),
+        ("labels.csv", "path,label\n"),
+        ("labels.csv", "# c\npath,label\n\n# c\n"),
+        ("labels.tsv", "path\tlabel\n"),
+        ("labels.txt", "path label\n"),
+        ("labels.txt", ""),
+        ("labels.jsonl", "\n# nothing\n"),
+    ],
+)
+def test_empty_manifest(tmp_path: Path, name: str, text: str) -> None:
+    err = manifest_error(write_text(tmp_path / name, text))
+    assert err.line is None
+    assert "empty" in err.reason
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_not_utf8_names_the_bad_line(tmp_path: Path, fmt: str) -> None:
+    good = render(fmt, [("a.jpg", "cat"), ("b.jpg", "dog")]).encode()
+    bad = render(fmt, [("café.jpg", "cat")]).encode("latin-1")
+    path = tmp_path / FILENAMES[fmt]
+    path.write_bytes(b"# comment\n" + good + bad)
+    err = manifest_error(path)
+    assert err.line == 4
+    assert "UTF-8" in err.reason
+
+
+def test_utf16_file_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "labels.csv"
+    path.write_bytes("a.jpg,cat\n".encode("utf-16"))
+    err = manifest_error(path)
+    assert err.line == 1
+
+
+def test_binary_file_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "labels.csv"
+    path.write_bytes(b"a.jpg,cat\nb\x00.jpg,dog\n")
+    err = manifest_error(path)
+    assert err.line == 2
+    assert "not a text file" in err.reason
+
+
+def test_missing_manifest(tmp_path: Path) -> None:
+    err = manifest_error(tmp_path / "nope.csv")
+    assert err.line is None
+    assert "no such" in err.reason
+    err = manifest_error(str(tmp_path / "nope.csv"))
+    assert err.path == str(tmp_path / "nope.csv")
+
+
+def test_folder_passed_to_read_manifest(tmp_path: Path) -> None:
+    (tmp_path / "photos" / "cat").mkdir(parents=True)
+    err = manifest_error(tmp_path / "photos")
+    assert err.line is None
+    assert "read_folder" in err.reason
+
+
+@pytest.mark.parametrize("name", ["labels.json", "labels"])
+def test_json_array_file(tmp_path: Path, name: str) -> None:
+    text = json.dumps([{"path": "a.jpg", "label": 1}, {"path": "b.jpg", "label": 2}], indent=2)
+    err = manifest_error(write_text(tmp_path / name, text))
+    assert "JSON Lines" in err.reason
+
+
+def test_manifest_error_is_a_value_error_and_an_imgbatch_error(tmp_path: Path) -> None:
+    path = write_text(tmp_path / "labels.csv", "a.jpg,cat\nb.jpg\n")
+    with pytest.raises(ValueError, match="no label") as info:
+        read_manifest(path)
+    err = info.value
+    assert isinstance(err, ManifestError)
+    assert isinstance(err, ImgbatchError)
+    assert isinstance(err, imgbatch.ManifestError)
+    assert str(err).startswith(f"{path}, line 2: ")
+
+
+# ---------------------------------------------------------------------------------------------
+# The manifest file is never modified
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("labels.csv", "\ufeffpath,label\r\na.jpg,cat\r\n\r\n# c\r\nb.jpg,dog"),
+        ("labels.txt", "a b.jpg 1\nc.jpg 2\n"),
+        ("labels.jsonl", '{"path": "a.jpg", "label": 1}\n'),
+        ("labels.csv", "a.jpg,cat\nb.jpg\n"),  # an error
+        ("labels.jsonl", "{oops\n"),  # an error
+        ("labels.csv", ""),  # an error
+    ],
+)
+def test_manifest_file_is_never_modified(tmp_path: Path, name: str, text: str) -> None:
+    path = write_text(tmp_path / name, text)
+    os.utime(path, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
+    path.chmod(0o444)
+    before = (path.read_bytes(), path.stat().st_mtime_ns, path.stat().st_size)
+    with contextlib.suppress(ManifestError):
+        read_manifest(path)
+    after = (path.read_bytes(), path.stat().st_mtime_ns, path.stat().st_size)
+    assert after == before
+    assert sorted(os.listdir(tmp_path)) == [name]  # no sidecar, cache or temp file left
+
+
+# ---------------------------------------------------------------------------------------------
+# The Manifest API
+
+
+def sample(tmp_path: Path) -> Manifest:
+    text = "path,label\n# c\na.jpg,dog\nb.jpg,cat\n\nsub/c.jpg,dog\nd.jpg,bird\n"
+    return read_manifest(write_text(tmp_path / "labels.csv", text))
+
+
+def test_len_and_getitem(tmp_path: Path) -> None:
+    m = sample(tmp_path)
+    assert len(m) == 4
+    assert m[0] == (str(tmp_path / "a.jpg"), 2)
+    assert m[2] == (str(tmp_path / "sub" / "c.jpg"), 2)
+    assert m[-1] == (str(tmp_path / "d.jpg"), 0)
+    assert m[-4] == m[0]
+    path, label = m[1]
+    assert type(path) is str
+    assert type(label) is int
+    assert list(m) == [m[i] for i in range(4)]
+
+
+@pytest.mark.parametrize("index", [4, 100, -5])
+def test_getitem_out_of_range(tmp_path: Path, index: int) -> None:
+    m = sample(tmp_path)
+    with pytest.raises(IndexError):
+        m[index]
+    with pytest.raises(IndexError):
+        m.paths[index]
+
+
+def test_paths_is_a_compact_sequence_of_str(tmp_path: Path) -> None:
+    m = sample(tmp_path)
+    assert isinstance(m.paths, Sequence)
+    assert not isinstance(m.paths, list)
+    assert isinstance(m.paths, PathTable)
+    assert len(m.paths) == 4
+    assert m.paths[1:3] == [str(tmp_path / "b.jpg"), str(tmp_path / "sub" / "c.jpg")]
+    assert m.paths[::-2] == [str(tmp_path / "d.jpg"), str(tmp_path / "b.jpg")]
+    assert m.paths[-1] == str(tmp_path / "d.jpg")
+    assert all(type(p) is str for p in m.paths)
+    assert str(tmp_path / "b.jpg") in m.paths
+    assert m.paths.index(str(tmp_path / "d.jpg")) == 3
+    assert next(reversed(m.paths)) == str(tmp_path / "d.jpg")
+
+
+def test_paths_stay_compact_for_many_rows(tmp_path: Path) -> None:
+    rows = [(f"dir{i % 7}/img_{i:05d}.jpg", str(i % 3)) for i in range(3000)]
+    m = read_manifest(write_text(tmp_path / "labels.csv", render("csv", rows)))
+    assert not isinstance(m.paths, list)
+    text_bytes = sum(len(p.encode()) for p, _ in rows)
+    # One buffer plus offsets: no per-row Python object (a list of str would be ~60 bytes/row more).
+    assert m.paths.nbytes <= text_bytes + 8 * (len(rows) + 1)
+    assert m.paths[2999] == str(tmp_path / "dir3" / "img_02999.jpg")
+
+
+def test_labels_lines_source_format(tmp_path: Path) -> None:
+    m = sample(tmp_path)
+    assert m.classes == ("bird", "cat", "dog")
+    assert isinstance(m.labels, np.ndarray)
+    assert m.labels.dtype == np.int64
+    assert m.labels.tolist() == [2, 1, 2, 0]
+    assert m.lines.tolist() == [3, 4, 6, 7]
+    assert m.source == str(tmp_path / "labels.csv")
+    assert m.format == "csv"
+    assert "4 rows" in repr(m)
+
+
+def test_subset(tmp_path: Path) -> None:
+    m = sample(tmp_path)
+    s = m.subset([3, 0, 2])
+    assert len(s) == 3
+    assert list(s.paths) == [m.paths[3], m.paths[0], m.paths[2]]
+    assert s.labels.tolist() == [0, 2, 2]
+    assert s.lines.tolist() == [7, 3, 6]
+    assert s.classes == m.classes
+    assert s.source == m.source
+    assert s.format == m.format
+    assert isinstance(s.paths, PathTable)
+    # the original is unchanged
+    assert m.labels.tolist() == [2, 1, 2, 0]
+    assert len(m) == 4
+
+
+def test_subset_variants(tmp_path: Path) -> None:
+    m = sample(tmp_path)
+    assert [p for p, _ in m.subset(np.array([-1, 1]))] == [m.paths[3], m.paths[1]]
+    assert m.subset([1, 1]).labels.tolist() == [1, 1]
+    empty = m.subset([])
+    assert len(empty) == 0
+    assert empty.classes == m.classes
+    with pytest.raises(IndexError):
+        m.subset([0, 4])
+    with pytest.raises(IndexError):
+        m.subset([-5])
+
+
+def test_subset_keeps_float_labels(tmp_path: Path) -> None:
+    m = read_manifest(write_text(tmp_path / "y.csv", "a.jpg,0.5\nb.jpg,1.5\nc.jpg,-2\n"))
+    s = m.subset([2, 0])
+    assert s.labels.dtype == np.float32
+    assert s.labels.tolist() == [-2.0, 0.5]
+    assert s.classes is None
+    assert s[0] == (str(tmp_path / "c.jpg"), -2.0)
+    assert type(s[0][1]) is float
+
+
+def test_manifest_built_in_code(tmp_path: Path) -> None:
+    m = Manifest(["a.jpg", "sub/b.jpg", "/abs/c.jpg"], [0, 1, 0], classes=("cat", "dog"),
+                 root=tmp_path)  # fmt: skip
+    assert len(m) == 3
+    assert list(m.paths) == [str(tmp_path / "a.jpg"), str(tmp_path / "sub" / "b.jpg"), "/abs/c.jpg"]
+    assert m[1] == (str(tmp_path / "sub" / "b.jpg"), 1)
+    assert m.labels.dtype == np.int64
+    assert m.classes == ("cat", "dog")
+    assert m.lines.tolist() == [0, 0, 0]
+    assert m.source is None
+    assert m.format is None
+    assert isinstance(m.paths, PathTable)
+
+
+def test_manifest_built_in_code_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    m = Manifest(["a.jpg"], [0.25])
+    assert m.paths[0] == str(tmp_path / "a.jpg")
+    assert m.labels.dtype == np.float32
+    assert m.classes is None
+    assert m[0] == (str(tmp_path / "a.jpg"), 0.25)
+    assert len(Manifest([], [])) == 0
+    assert Manifest(["a", "b"], np.array([3, -4], np.int32)).labels.dtype == np.int64
+
+
+@pytest.mark.parametrize(
+    ("paths", "labels", "classes", "error", "match"),
+    [
+        (["a", "b"], [0], None, ValueError, "one per path"),
+        (["a"], [0, 1], None, ValueError, "one per path"),
+        (["a"], [[0]], None, ValueError, "one per path"),
+        (["a", "b"], [0, 2], ("x", "y"), ValueError, "class ids"),
+        (["a"], [-1], ("x",), ValueError, "class ids"),
+        (["a"], [0.5], ("x",), ValueError, "integer class ids"),
+        (["a"], ["cat"], None, TypeError, "integers or floats"),
+    ],
+)
+def test_manifest_validation(
+    paths: list[str],
+    labels: list[Any],
+    classes: tuple[str, ...] | None,
+    error: type[Exception],
+    match: str,
+) -> None:
+    with pytest.raises(error, match=match):
+        Manifest(paths, labels, classes=classes, root="/data")
+
+
+# ---------------------------------------------------------------------------------------------
+# Property tests: what is written with the csv / json modules reads back exactly
+
+
+PATH_ALPHABET = "abcxyzABC019 ,;-_.'\"()[]{}#ñüéßΩж猫日本/"
+_stems = st.text(PATH_ALPHABET, min_size=0, max_size=12)
+_paths = _stems.map(lambda s: f"p{s}.jpg")
+_names = st.from_regex(r"[A-Za-zñé猫][A-Za-z0-9_ñ]{0,4}", fullmatch=True)
+
+
+@st.composite
+def labelled_rows(draw: st.DrawFn) -> tuple[str, list[tuple[str, object]], list[str]]:
+    """(kind, [(path, label)], [filler before each row]) with labels of one kind."""
+    kind = draw(st.sampled_from(["int", "float", "name"]))
+    labels: st.SearchStrategy[object]
+    if kind == "int":
+        labels = st.integers(-(10**9), 10**9)
+    elif kind == "float":
+        labels = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False, width=32)
+    else:
+        labels = _names
+    rows = draw(st.lists(st.tuples(_paths, labels), min_size=1, max_size=20))
+    filler = draw(st.lists(st.sampled_from(["", "blank", "# comment, \"x\" y"]),
+                           min_size=len(rows), max_size=len(rows)))  # fmt: skip
+    return kind, rows, filler
+
+
+def check_round_trip(
+    m: Manifest,
+    base: str,
+    kind: str,
+    rows: list[tuple[str, object]],
+    lines: list[int],
+) -> None:
+    assert list(m.paths) == [os.path.join(base, p) for p, _ in rows]
+    assert m.lines.tolist() == lines
+    values = [lab for _, lab in rows]
+    if kind == "int":
+        assert m.classes is None
+        assert m.labels.dtype == np.int64
+        assert m.labels.tolist() == values
+    elif kind == "float":
+        assert m.classes is None
+        assert m.labels.dtype == np.float32
+        assert np.array_equal(m.labels, np.array(values, dtype=np.float32))
+    else:
+        names = [str(v) for v in values]
+        assert m.classes == tuple(sorted(set(names)))
+        assert [m.classes[i] for i in m.labels.tolist()] == names
+
+
+def label_text(label: object) -> str:
+    return repr(label) if isinstance(label, float) else str(label)
+
+
+def fill(lines: list[str], filler: str) -> None:
+    if filler == "blank":
+        lines.append("")
+    elif filler:
+        lines.append(filler)
+
+
+@given(data=labelled_rows(), header=st.booleans())
+@settings(max_examples=50, deadline=None)
+def test_csv_round_trip(
+    data: tuple[str, list[tuple[str, object]], list[str]], header: bool
+) -> None:
+    kind, rows, filler = data
+    out: list[str] = ["path,label"] if header else []
+    expected: list[int] = []
+    for (path, label), junk in zip(rows, filler, strict=True):
+        fill(out, junk)
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow([path, label_text(label)])
+        out.append(buffer.getvalue().removesuffix("\n"))
+        expected.append(len(out))
+    with tempfile.TemporaryDirectory() as folder:
+        manifest = write_text(Path(folder) / "labels.csv", "\n".join(out) + "\n")
+        before = manifest.read_bytes()
+        m = read_manifest(manifest)
+        assert manifest.read_bytes() == before
+        check_round_trip(m, folder, kind, rows, expected)
+        assert m.format == "csv"
+
+
+@given(data=labelled_rows(), as_strings=st.booleans())
+@settings(max_examples=50, deadline=None)
+def test_jsonl_round_trip(
+    data: tuple[str, list[tuple[str, object]], list[str]], as_strings: bool
+) -> None:
+    kind, rows, filler = data
+    out: list[str] = []
+    expected: list[int] = []
+    for (path, label), junk in zip(rows, filler, strict=True):
+        fill(out, junk)
+        value = label_text(label) if as_strings else label
+        out.append(json.dumps({"path": path, "label": value}, ensure_ascii=as_strings))
+        expected.append(len(out))
+    with tempfile.TemporaryDirectory() as folder:
+        m = read_manifest(write_text(Path(folder) / "labels.jsonl", "\n".join(out)))
+        check_round_trip(m, folder, kind, rows, expected)
+        assert m.format == "jsonl"
+
+
+@given(data=labelled_rows())
+@settings(max_examples=30, deadline=None)
+def test_txt_round_trip(data: tuple[str, list[tuple[str, object]], list[str]]) -> None:
+    kind, rows, filler = data
+    out: list[str] = []
+    expected: list[int] = []
+    for (path, label), junk in zip(rows, filler, strict=True):
+        fill(out, junk)
+        out.append(f"{path} {label_text(label)}")
+        expected.append(len(out))
+    with tempfile.TemporaryDirectory() as folder:
+        m = read_manifest(write_text(Path(folder) / "train.txt", "\r\n".join(out) + "\r\n"))
+        check_round_trip(m, folder, kind, rows, expected)
+
+
+# ---------------------------------------------------------------------------------------------
+# Smoke check on the bundled sample data (skipped when it is not there)
+
+
+def test_sample_data_smoke() -> None:
+    root = Path(__file__).resolve().parent.parent / "sample_data"
+    if not (root / "labels.csv").is_file():
+        pytest.skip("sample_data/ not generated")
+    m = read_manifest(root / "labels.csv")
+    f = read_folder(root)
+    assert len(m) > 0
+    assert m.classes == f.classes
+    assert sorted(m.paths) == sorted(f.paths)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "kind"),
+    [
+        ("a.jpg 1\nb.jpg 99999999999999999999\n", 2, "int64"),
+        ("a.jpg 0.5\nb.jpg 1e300\n", 2, "float32"),
+    ],
+)
+def test_labels_too_large_for_their_type_name_the_line(
+    tmp_path: Path, text: str, line: int, kind: str
+) -> None:
+    error = manifest_error(write_text(tmp_path / "big.txt", text))
+    assert error.line == line
+    assert f"does not fit in {kind}" in str(error)
