@@ -4,6 +4,10 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 
+BENCH_STAMP := $(VENV)/.installed-bench
+IMAGENET := bench_data/imagenet-like/labels.csv
+CAMERA := bench_data/camera-like/labels.csv
+
 .PHONY: help venv demo test lint format bench clean
 
 help:  ## list the targets
@@ -28,6 +32,18 @@ lint: $(STAMP)  ## ruff (lint + format check) and mypy --strict
 
 test: lint  ## lint, then every test (pytest exits non-zero when no test ran)
 	$(PY) -m pytest
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]' torch==2.13.0
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)  ## build bench_data/, then throughput, limits and quality (~20 min; tf.data if installed)
+	$(PY) scripts/make_bench_data.py
+	mkdir -p bench_results
+	$(PY) scripts/bench_throughput.py --labels $(IMAGENET) --markdown --json-out bench_results/throughput-imagenet.json
+	$(PY) scripts/bench_throughput.py --labels $(CAMERA) --markdown --json-out bench_results/throughput-camera.json
+	$(PY) scripts/bench_limits.py --labels $(IMAGENET) --limit 2000 --markdown --json-out bench_results/limits-imagenet.json
+	$(PY) scripts/bench_limits.py --labels $(CAMERA) --limit 200 --markdown --json-out bench_results/limits-camera.json
 
 format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

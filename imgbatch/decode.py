@@ -55,8 +55,8 @@ _REDUCE_BITS = {
 _JPEG_SOF = frozenset(
     {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 )
-#: With the default filter, a shrink of up to this factor (that is not after a reduced decode)
-#: uses linear interpolation; a larger one uses area averaging. See ``Decoder``.
+#: With the default filter, a shrink of up to this factor uses linear interpolation and a larger
+#: one area averaging. See ``Decoder``.
 LINEAR_MAX_SHRINK = 3.0
 _SIGNATURES = (
     (b"\xff\xd8\xff", "JPEG"),
@@ -88,16 +88,25 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
         raise ImageReadError(path, "permission denied") from None
     except OSError as e:
         raise ImageReadError(path, f"cannot open: {e.strerror or e}") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)  # on Linux a folder opens fine: refuse it before reading
-        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
-        raise ImageReadError(path, f"not a file ({kind})")
-    with open(fd, "rb", closefd=True) as f:
-        try:
-            data = f.read()
-        except OSError as e:
-            raise ImageReadError(path, f"cannot read: {e.strerror or e}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):  # on Linux a folder opens fine: refuse it here
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise ImageReadError(path, f"not a file ({kind})")
+        # One os.read into one bytes object: no file object and no buffering, a few times
+        # cheaper than open().read() for a 50 KB file.
+        data = os.read(fd, info.st_size + 1)
+        if len(data) != info.st_size:  # it grew or shrank meanwhile, or a short read
+            chunks = [data]
+            while chunk := os.read(fd, 1 << 24):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+    except OSError as e:
+        if isinstance(e, ImageReadError):
+            raise
+        raise ImageReadError(path, f"cannot read: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
     if not data:
         raise ImageReadError(path, "empty file (0 bytes)")
     return data
@@ -236,18 +245,15 @@ def decode_bytes(
         raise ImageReadError(path, _why_not(data, str(e) or detail)) from e
 
 
-def _interpolation(
-    name: str | None, src: tuple[float, float], dst: tuple[int, int], *, reduced: bool = False
-) -> int:
+def _interpolation(name: str | None, src: tuple[float, float], dst: tuple[int, int]) -> int:
     if name is not None:
         return INTERPOLATIONS[name]
-    if dst[0] > src[0] or dst[1] > src[1]:
-        return cv2.INTER_LINEAR  # enlarging (in at least one direction)
-    # Shrinking. Area averaging is the reference, but on arbitrary ratios it costs about as
-    # much as decoding the JPEG. Linear is 4-5x cheaper and close to it up to a 3x shrink; past
-    # that it aliases. After a reduced JPEG decode the image is small, so area is cheap there.
+    # Area averaging is the reference for shrinking, but on arbitrary ratios it costs more than
+    # decoding the JPEG. Linear is 4-5x cheaper and within the quality bound up to a 3x shrink
+    # (measured by scripts/bench_limits.py); past that it aliases, so area takes over. A reduced
+    # JPEG decode leaves less than 2x to go, so it is always followed by linear.
     shrink = max(src[0] / dst[0], src[1] / dst[1])
-    return cv2.INTER_AREA if reduced or shrink > LINEAR_MAX_SHRINK else cv2.INTER_LINEAR
+    return cv2.INTER_AREA if shrink > LINEAR_MAX_SHRINK else cv2.INTER_LINEAR
 
 
 @dataclass(frozen=True)
@@ -261,9 +267,9 @@ class Decoder:
         color: ``"rgb"``, ``"bgr"`` or ``"gray"``.
         interpolation: one of :data:`INTERPOLATIONS`, or None for the fast default: a JPEG at
             least twice the target is decoded at 1/2, 1/4 or 1/8 size in the DCT domain (never
-            below the target) and then area-averaged to size; other shrinks use linear up to 3x
-            and area beyond; enlarging uses linear. A name decodes at full size and resizes with
-            exactly that filter.
+            below the target); then a shrink of up to 3x uses linear interpolation and a larger
+            one area averaging; enlarging uses linear. A name decodes at full size and resizes
+            with exactly that filter.
     """
 
     size: tuple[int, int] | None = None
@@ -317,7 +323,6 @@ class Decoder:
         dst_h, dst_w = self.size
         src_h, src_w = image.shape[:2]
         ext_h, ext_w = extent if extent is not None else (float(src_h), float(src_w))
-        reduced = extent is not None
         if self.fit == "crop":
             # Crop the source to the target's aspect ratio first: cheaper than resizing the
             # whole image and then cropping, and the same pixels.
@@ -331,9 +336,7 @@ class Decoder:
             scale = min(dst_h / ext_h, dst_w / ext_w)
             new_h = min(dst_h, max(1, round(ext_h * scale)))
             new_w = min(dst_w, max(1, round(ext_w * scale)))
-            flag = _interpolation(
-                self.interpolation, (ext_h, ext_w), (new_h, new_w), reduced=reduced
-            )
+            flag = _interpolation(self.interpolation, (ext_h, ext_w), (new_h, new_w))
             inner = _resize(image, (new_h, new_w), (ext_h, ext_w), flag)
             out = np.zeros((dst_h, dst_w, *image.shape[2:]), np.uint8)
             top, left = (dst_h - new_h) // 2, (dst_w - new_w) // 2
@@ -341,7 +344,7 @@ class Decoder:
             return out
         if (src_h, src_w) == (dst_h, dst_w):
             return image
-        flag = _interpolation(self.interpolation, (ext_h, ext_w), (dst_h, dst_w), reduced=reduced)
+        flag = _interpolation(self.interpolation, (ext_h, ext_w), (dst_h, dst_w))
         return _resize(image, (dst_h, dst_w), (ext_h, ext_w), flag)
 
 

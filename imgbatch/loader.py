@@ -151,6 +151,15 @@ class _Sampler:
         self.output.write(image, out)
         return None
 
+    def fill_slots(self, indices: list[int], images: np.ndarray, first: int) -> Failures:
+        """Fill ``images[first:first + len(indices)]``; the failures as (slot, error) pairs."""
+        failures = []
+        for slot, index in enumerate(indices, first):
+            error = self.fill(index, images[slot])
+            if error is not None:
+                failures.append((slot, error))
+        return failures
+
 
 def _as_manifest(labels: LabelSource) -> Manifest:
     if isinstance(labels, Manifest):
@@ -167,16 +176,27 @@ def _as_manifest(labels: LabelSource) -> Manifest:
 # The loader
 
 
-class _Batch:
-    """A batch in flight: its array, the sample in each slot, and each slot's pending decode."""
+Failures: TypeAlias = "list[tuple[int, ImageReadError]]"
 
-    __slots__ = ("cursor", "futures", "images", "indices")
+
+class _Batch:
+    """A batch in flight: its array, the sample in each slot, the decode tasks filling it, and,
+    once they are done, the slots whose file failed."""
+
+    __slots__ = ("cursor", "failed", "images", "indices", "tasks")
 
     def __init__(self, cursor: EpochCursor, images: np.ndarray, indices: list[int]) -> None:
         self.cursor = cursor
         self.images = images
         self.indices = indices
-        self.futures: list[Future[ImageReadError | None] | None] = []
+        self.tasks: list[Future[Failures]] = []
+        self.failed: dict[int, ImageReadError] = {}
+
+    def wait(self) -> None:
+        """Wait for every decode task; record the failed slots."""
+        for task in self.tasks:
+            self.failed.update(task.result())
+        self.tasks = []
 
 
 class _EpochEnd:
@@ -263,6 +283,7 @@ class Loader:
         output = _Output(decoder.channels, layout=layout, dtype=dtype, mean=mean, std=std)
         self.manifest = _as_manifest(labels)
         self._sampler = _Sampler(self.manifest, decoder, output)
+        self._chunk = -(-self.batch_size // (2 * self.workers))
         #: The epoch the next ``for`` runs (it advances when an epoch starts).
         self.epoch = 0
         #: With ``on_error="skip"``: the :class:`ImageReadError` of each skipped file, once each.
@@ -323,7 +344,7 @@ class Loader:
                     started = time.perf_counter()
                     if self.progress:
                         bar = self._bar(item.cursor.epoch)
-                result = self._complete(pool, item, pending)
+                result = self._complete(item, pending)
                 # Keep `prefetch` batches decoding while the caller holds this one.
                 self._plan(pool, pending, cursors, current, self.prefetch)
                 if result is None:
@@ -337,9 +358,8 @@ class Loader:
         finally:
             for queued in pending:
                 if isinstance(queued, _Batch):
-                    for future in queued.futures:
-                        if future is not None:
-                            future.cancel()
+                    for task in queued.tasks:
+                        task.cancel()
             pool.shutdown(wait=True, cancel_futures=True)
             if bar is not None:
                 bar.close()
@@ -367,29 +387,25 @@ class Loader:
                 continue
             images = self._sampler.output.empty(self.batch_size, self.size)
             batch = _Batch(cursor, images, indices.tolist())
-            batch.futures = [
-                pool.submit(self._sampler.fill, i, images[slot])
-                for slot, i in enumerate(batch.indices)
+            # A task per few samples, not per sample: fewer futures and wake-ups (measured ~5%
+            # less CPU per image), and still about two tasks per worker to balance the load.
+            step = self._chunk
+            batch.tasks = [
+                pool.submit(self._sampler.fill_slots, batch.indices[i : i + step], images, i)
+                for i in range(0, len(batch.indices), step)
             ]
             pending.append(batch)
             in_flight += 1
 
-    def _complete(
-        self, pool: ThreadPoolExecutor, batch: _Batch, pending: deque[_Batch | _EpochEnd]
-    ) -> Batch | None:
+    def _complete(self, batch: _Batch, pending: deque[_Batch | _EpochEnd]) -> Batch | None:
         """Wait for a batch; in skip mode, fill the slots of failed files from later samples."""
-        holes: list[int] = []
-        slot = 0
-        while slot < len(batch.indices):
-            future = batch.futures[slot]
-            error = None if future is None else future.result()
-            if error is None:
-                slot += 1
-                continue
-            self._on_error(batch.indices[slot], error)
-            if not self._refill(pool, batch, slot, pending):
+        batch.wait()
+        holes = []
+        for slot in sorted(batch.failed):
+            self._on_error(batch.indices[slot], batch.failed[slot])
+            if not self._refill(batch, slot, pending):
                 holes.append(slot)
-                slot += 1
+        batch.failed.clear()
         images, indices = batch.images, batch.indices
         if holes or len(indices) < len(images):
             keep = [s for s in range(len(indices)) if s not in set(holes)]
@@ -398,36 +414,42 @@ class Loader:
             return None
         return images, self.manifest.labels[indices]
 
-    def _refill(
-        self, pool: ThreadPoolExecutor, batch: _Batch, slot: int, pending: deque[_Batch | _EpochEnd]
-    ) -> bool:
-        """Put another sample of the same epoch in ``slot``; False when the epoch has none left."""
-        fresh = batch.cursor.take(1)
-        if len(fresh):
-            batch.indices[slot] = int(fresh[0])
-            batch.futures[slot] = pool.submit(self._sampler.fill, int(fresh[0]), batch.images[slot])
-            return True
-        # The epoch's samples are all handed out: take the last one of a later batch of this
-        # epoch, so that only the epoch's final batch comes out short.
-        donor = next(
-            (p for p in reversed(pending) if isinstance(p, _Batch) and p.cursor is batch.cursor),
-            None,
-        )
-        if donor is None:
-            return False
-        index, future = donor.indices.pop(), donor.futures.pop()
-        if not donor.indices:
-            pending.remove(donor)
-        batch.indices[slot] = index
-        if future is not None and future.cancel():
-            # Not started yet: decode it here, straight into the slot.
-            batch.futures[slot] = pool.submit(self._sampler.fill, index, batch.images[slot])
-            return True
-        error = None if future is None else future.result()
-        if error is None:
-            batch.images[slot] = donor.images[len(donor.indices)]
-        batch.futures[slot] = _done(error)
-        return True
+    def _refill(self, batch: _Batch, slot: int, pending: deque[_Batch | _EpochEnd]) -> bool:
+        """Put another good sample of the same epoch in ``slot``; False when there is none.
+
+        Replacements are rare, so they are decoded here, in order, which keeps the batches the
+        same whatever the thread timing.
+        """
+        while True:
+            fresh = batch.cursor.take(1)
+            if len(fresh):
+                index = int(fresh[0])
+                error = self._sampler.fill(index, batch.images[slot])
+            else:
+                # The epoch's samples are all handed out: take the last one of a later batch
+                # of this epoch, so that only the epoch's final batch comes out short.
+                donor = next(
+                    (
+                        p
+                        for p in reversed(pending)
+                        if isinstance(p, _Batch) and p.cursor is batch.cursor
+                    ),
+                    None,
+                )
+                if donor is None:
+                    return False
+                donor.wait()
+                index = donor.indices.pop()
+                last = len(donor.indices)
+                error = donor.failed.pop(last, None)
+                if error is None:
+                    batch.images[slot] = donor.images[last]
+                if not donor.indices:
+                    pending.remove(donor)
+            if error is None:
+                batch.indices[slot] = index
+                return True
+            self._on_error(index, error)
 
     def _on_error(self, index: int, error: ImageReadError) -> None:
         if self.on_error == "raise":
@@ -447,12 +469,6 @@ class Loader:
 
     def _bar(self, epoch: int) -> Any:
         return _tqdm()(total=len(self), desc=f"epoch {epoch}", unit="batch", dynamic_ncols=True)
-
-
-def _done(value: ImageReadError | None) -> Future[ImageReadError | None]:
-    future: Future[ImageReadError | None] = Future()
-    future.set_result(value)
-    return future
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,501 @@
+"""Throughput of imgbatch against the loaders people write or use today, on the same files.
+
+Cases (the framework ones run only when the framework is installed):
+
+- ``handwritten``: the usual generator: per batch, sequential ``cv2.imread``, ``cv2.resize`` and
+  ``img / 255.0`` into a list, then ``np.array`` (so float64, and BGR as cv2 returns it);
+- ``load_eager``: ``imgbatch.load_eager`` then batches sliced out of the array (its first batch
+  comes when everything is loaded);
+- ``imgbatch-w1``, ``imgbatch-w2``: ``imgbatch.Loader(..., workers=1|2, shuffle=False)``;
+- ``torch-pil-w0``, ``torch-pil-w2``: a map-style ``Dataset`` with
+  ``PIL.Image.open().convert("RGB")``, ``resize(BILINEAR)`` and a hand-written to-tensor (CHW
+  float32 / 255; no torchvision), in a ``DataLoader`` with ``num_workers`` 0 or 2;
+- ``torch-cv2-w0``, ``torch-cv2-w2``: the same with ``cv2.imread``, ``cvtColor`` to RGB, resize;
+- ``tf-data``: ``from_tensor_slices``, ``map(read_file, decode_jpeg, resize) / 255`` with
+  ``num_parallel_calls=AUTOTUNE``, ``batch``, ``prefetch(AUTOTUNE)``.
+
+Every file is read once first (untimed) so that the page cache is warm. Then each case runs one
+epoch in a fresh Python process (this script again, with ``--run-case``), ``--repeats`` times,
+interleaved (A B C, A B C, ...) so that the machine's noise hits every case alike. The epoch time
+runs from the start of iteration (worker start-up included) to the last batch; loading the
+framework and building the loader are left out. The table shows medians; ``imgbatch-w2 / case``
+is how many times faster imgbatch with 2 workers was. Peak RSS is ``ru_maxrss`` of the case's
+process; ``worker`` is the largest peak among its DataLoader worker processes (``RUSAGE_CHILDREN``),
+which counts the pages a forked worker shares with the main process, so main + 2 x worker
+overstates what the case really holds.
+
+Usage:
+    python scripts/make_bench_data.py          # once: writes bench_data/
+    python scripts/bench_throughput.py
+    python scripts/bench_throughput.py --limit 1000 --cases 'handwritten,imgbatch-*'
+    python scripts/bench_throughput.py --labels bench_data/camera-like/labels.csv --limit 100
+    python scripts/bench_throughput.py --json-out bench_results/throughput.json --markdown
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import gc
+import importlib.util
+import json
+import os
+import shlex
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import _bench
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+import imgbatch
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_LABELS = REPO / "bench_data" / "imagenet-like" / "labels.csv"
+REFERENCE = "imgbatch-w2"
+
+Batch = tuple[Any, Any]  # (images, labels): numpy arrays, torch or tf tensors
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every case loads: the same rows, to the same size, in the same batches."""
+
+    manifest: imgbatch.Manifest
+    paths: list[str]
+    labels: np.ndarray
+    size: int
+    batch_size: int
+
+
+# A case's setup imports what it needs and builds its loader (untimed), and returns the function
+# that starts an epoch: the timer runs from calling it to the last batch.
+Setup = Callable[[Job], Callable[[], Iterable[Batch]]]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One way of loading the files."""
+
+    name: str
+    setup: Setup
+    requires: str | None = None  # a module that must be importable for the case to run
+    color: str = "RGB"  # channel order of its output
+    processes: int = 0  # worker processes it starts (their peak RSS is shown beside the main's)
+
+
+# -- the cases ---------------------------------------------------------------------------------
+
+
+def handwritten_batches(
+    paths: Sequence[str], labels: np.ndarray, *, size: int, batch_size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The generator people write by hand (kept as it is typically written, BGR and float64)."""
+    for start in range(0, len(paths), batch_size):
+        images = []
+        for path in paths[start : start + batch_size]:
+            img = cv2.imread(path)
+            if img is None:  # the one check even a hand-written loop needs: cv2 fails silently
+                msg = f"cannot read {path}"
+                raise OSError(msg)
+            img = cv2.resize(img, (size, size))
+            images.append(img / 255.0)
+        yield np.array(images), labels[start : start + batch_size]
+
+
+def _handwritten(job: Job) -> Callable[[], Iterable[Batch]]:
+    return lambda: handwritten_batches(
+        job.paths, job.labels, size=job.size, batch_size=job.batch_size
+    )
+
+
+def _load_eager(job: Job) -> Callable[[], Iterable[Batch]]:
+    def epoch() -> Iterator[Batch]:
+        images, labels = imgbatch.load_eager(job.manifest, size=job.size)
+        for start in range(0, len(labels), job.batch_size):
+            stop = start + job.batch_size
+            yield images[start:stop], labels[start:stop]
+
+    return epoch
+
+
+def _imgbatch(workers: int) -> Setup:
+    def setup(job: Job) -> Callable[[], Iterable[Batch]]:
+        loader = imgbatch.Loader(
+            job.manifest,
+            batch_size=job.batch_size,
+            size=job.size,
+            workers=workers,
+            shuffle=False,
+        )
+        return lambda: loader
+
+    return setup
+
+
+def _torch(decoder: str, workers: int) -> Setup:
+    def setup(job: Job) -> Callable[[], Iterable[Batch]]:
+        import torch
+        from PIL import Image
+        from torch.utils.data import DataLoader, Dataset
+
+        size, paths, labels = job.size, job.paths, job.labels
+
+        def pil(path: str) -> torch.Tensor:
+            with Image.open(path) as im:
+                img = im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+            return torch.from_numpy(np.asarray(img, np.float32) / 255).permute(2, 0, 1)
+
+        def opencv(path: str) -> torch.Tensor:
+            img = cv2.imread(path)
+            if img is None:
+                msg = f"cannot read {path}"
+                raise OSError(msg)
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+            img = cv2.resize(img, (size, size))
+            return torch.from_numpy(img.astype(np.float32) / 255).permute(2, 0, 1)
+
+        load = pil if decoder == "pil" else opencv
+
+        # Without torch installed, mypy sees Dataset as Any; with it, the ignore is unused.
+        class Files(Dataset[tuple[torch.Tensor, int]]):  # type: ignore[misc,unused-ignore]
+            def __len__(self) -> int:
+                return len(paths)
+
+            def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+                return load(paths[i]), int(labels[i])
+
+        loader = DataLoader(Files(), batch_size=job.batch_size, num_workers=workers, shuffle=False)
+        return lambda: loader
+
+    return setup
+
+
+def _tf_data(job: Job) -> Callable[[], Iterable[Batch]]:
+    import tensorflow as tf
+
+    size = job.size
+
+    def load(path: Any, label: Any) -> tuple[Any, Any]:
+        img = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
+        img = tf.image.resize(img, (size, size))  # bilinear, float32
+        return img / 255.0, label
+
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((job.paths, job.labels))
+        .map(load, num_parallel_calls=tf.data.AUTOTUNE)
+        .batch(job.batch_size)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    return lambda: dataset
+
+
+CASES = {
+    case.name: case
+    for case in (
+        Case("handwritten", _handwritten, color="BGR"),
+        Case("load_eager", _load_eager),
+        Case("imgbatch-w1", _imgbatch(1)),
+        Case("imgbatch-w2", _imgbatch(2)),
+        Case("torch-pil-w0", _torch("pil", 0), requires="torch"),
+        Case("torch-pil-w2", _torch("pil", 2), requires="torch", processes=2),
+        Case("torch-cv2-w0", _torch("cv2", 0), requires="torch"),
+        Case("torch-cv2-w2", _torch("cv2", 2), requires="torch", processes=2),
+        Case("tf-data", _tf_data, requires="tensorflow"),
+    )
+}
+
+
+# -- one run, in its own process -----------------------------------------------------------------
+
+
+def read_rows(labels: Path, limit: int | None) -> imgbatch.Manifest:
+    """The manifest of ``labels`` (a label file or a class folder), cut to ``limit`` rows."""
+    manifest = imgbatch.read_folder(labels) if labels.is_dir() else imgbatch.read_manifest(labels)
+    if limit is not None and limit < len(manifest):
+        manifest = manifest.subset(np.arange(limit))
+    return manifest
+
+
+def _dtype_name(dtype: Any) -> str:
+    name = getattr(dtype, "name", None)  # numpy and tf dtypes have one, torch's do not
+    return str(name) if name else str(dtype).removeprefix("torch.")
+
+
+def run_case(
+    name: str, *, labels: Path, size: int, batch_size: int, limit: int | None
+) -> dict[str, Any]:
+    """Run one epoch of case ``name`` in this process and return its measurements."""
+    case = CASES[name]
+    manifest = read_rows(labels, limit)
+    job = Job(manifest, list(manifest.paths), manifest.labels, size, batch_size)
+    t0 = time.perf_counter()
+    epoch = case.setup(job)
+    setup_s = time.perf_counter() - t0
+    gc.collect()
+
+    first_s: float | None = None
+    shape: list[int] = []
+    dtype = ""
+    images = batches = 0
+    start = time.perf_counter()
+    for x, y in epoch():
+        if first_s is None:
+            first_s = time.perf_counter() - start
+            shape = [int(d) for d in x.shape]
+            dtype = _dtype_name(x.dtype)
+        images += int(y.shape[0])
+        batches += 1
+    epoch_s = time.perf_counter() - start
+    gc.collect()  # let a DataLoader reap its workers before their peak RSS is read
+    if images != len(manifest):
+        msg = f"{name} yielded {images} images, expected {len(manifest)}"
+        raise RuntimeError(msg)
+    rss_main, rss_worker = _bench.peak_rss_mb()
+    return {
+        "case": name,
+        "images": images,
+        "batches": batches,
+        "epoch_s": epoch_s,
+        "images_per_s": images / epoch_s,
+        "first_batch_s": first_s,
+        "setup_s": setup_s,
+        "rss_mb": rss_main,
+        # Largest reaped child, whatever it was: tf's import runs `uname` from a fork, and a
+        # forked child's RSS counts the pages it shares with this process.
+        "children_rss_mb": rss_worker,
+        "shape": shape,
+        "dtype": dtype,
+    }
+
+
+# -- the whole benchmark -------------------------------------------------------------------------
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        msg = f"must be a positive int, got {value}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
+def available(case: Case) -> bool:
+    """Whether the module ``case`` needs is installed (found without importing it)."""
+    return case.requires is None or importlib.util.find_spec(case.requires) is not None
+
+
+def choose_cases(
+    spec: str | None, parser: argparse.ArgumentParser
+) -> tuple[list[str], dict[str, str]]:
+    """The cases to run, in table order, and the skipped ones with the reason."""
+    chosen: list[str] = []
+    if spec is None:
+        chosen = list(CASES)
+    else:
+        for pattern in (p.strip() for p in spec.split(",") if p.strip()):
+            matched = fnmatch.filter(CASES, pattern)
+            if not matched:
+                parser.error(f"--cases: no case matches {pattern!r}; cases: {', '.join(CASES)}")
+            if pattern in CASES and not available(CASES[pattern]):
+                parser.error(f"--cases: {pattern} needs {CASES[pattern].requires}, not installed")
+            chosen.extend(matched)
+    run = [name for name in CASES if name in chosen and available(CASES[name])]
+    skipped = {
+        name: f"{CASES[name].requires} is not installed"
+        for name in CASES
+        if name in chosen and name not in run
+    }
+    return run, skipped
+
+
+def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians (and the range of images/s) of a case's successful runs."""
+    keys = ("images_per_s", "epoch_s", "first_batch_s", "setup_s", "rss_mb", "children_rss_mb")
+    out: dict[str, Any] = {k: statistics.median(r[k] for r in runs) for k in keys}
+    out["images_per_s_min"] = min(r["images_per_s"] for r in runs)
+    out["images_per_s_max"] = max(r["images_per_s"] for r in runs)
+    out["shape"], out["dtype"] = runs[0]["shape"], runs[0]["dtype"]
+    return out
+
+
+def output_kind(summary: dict[str, Any], color: str) -> str:
+    """``HWC float32 RGB``-style description of a case's batches."""
+    shape = summary["shape"]
+    layout = "CHW" if len(shape) == 4 and shape[1] in (1, 3) and shape[3] not in (1, 3) else "HWC"
+    return f"{layout} {summary['dtype']} {color}"
+
+
+TEXT_COLUMNS = (
+    "case", "images/s", "range", f"{REFERENCE} / case", "first batch s", "epoch s", "RSS MB",
+    "worker MB", "output",
+)  # fmt: skip
+MARKDOWN_COLUMNS = (
+    "case", "images/s", f"{REFERENCE} / case", "first batch (s)", "peak RSS (MB)",
+    "worker RSS (MB)", "output",
+)  # fmt: skip
+# Right-aligned columns (the numbers); the others are left-aligned.
+RIGHT = {"images/s", "range", f"{REFERENCE} / case", "first batch s", "epoch s", "RSS MB",
+         "worker MB", "first batch (s)", "peak RSS (MB)", "worker RSS (MB)"}  # fmt: skip
+
+
+def cells(name: str, result: dict[str, Any], ref: dict[str, Any] | None) -> dict[str, str]:
+    """A case's formatted medians, by column name (both tables pick from these)."""
+    med = result.get("median")
+    if med is None:
+        return {"case": name, "images/s": "failed"}
+    worker = f"{med['children_rss_mb']:,.0f}" if CASES[name].processes else "-"
+    first = f"{med['first_batch_s']:.3f}"
+    return {
+        "case": name,
+        "images/s": f"{med['images_per_s']:,.0f}",
+        "range": f"{med['images_per_s_min']:,.0f}-{med['images_per_s_max']:,.0f}",
+        f"{REFERENCE} / case": f"{ref['images_per_s'] / med['images_per_s']:.2f}x" if ref else "-",
+        "first batch s": first,
+        "first batch (s)": first,
+        "epoch s": f"{med['epoch_s']:.2f}",
+        "RSS MB": f"{med['rss_mb']:,.0f}",
+        "peak RSS (MB)": f"{med['rss_mb']:,.0f}",
+        "worker MB": worker,
+        "worker RSS (MB)": worker,
+        "output": output_kind(med, CASES[name].color),
+    }
+
+
+def render(results: dict[str, dict[str, Any]], *, markdown: bool) -> str:
+    """The table of medians, as aligned text or as Markdown."""
+    columns = MARKDOWN_COLUMNS if markdown else TEXT_COLUMNS
+    ref = results.get(REFERENCE, {}).get("median")
+    rows = []
+    for name, result in results.items():
+        row = cells(name, result, ref)
+        if markdown:
+            row["case"] = f"`{name}`"
+        rows.append([row.get(c, "-") for c in columns])
+    align = "".join("r" if c in RIGHT else "l" for c in columns)
+    table = _bench.markdown_table if markdown else _bench.text_table
+    return table(columns, rows, align=align)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments; run the benchmark, or (``--run-case``) one run of one case."""
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(
+        description="Images/s of imgbatch against hand-written, PyTorch and tf.data loaders."
+    )
+    parser.add_argument(
+        "--labels",
+        type=Path,
+        default=DEFAULT_LABELS,
+        help="label file or class folder (default: bench_data/imagenet-like/labels.csv)",
+    )
+    parser.add_argument("--size", type=_positive, default=224, help="output side in px (224)")
+    parser.add_argument("--batch-size", type=_positive, default=32, help="batch size (32)")
+    parser.add_argument("--repeats", type=_positive, default=3, help="runs per case (3)")
+    parser.add_argument("--limit", type=_positive, help="use only the first N rows")
+    parser.add_argument(
+        "--cases",
+        help=f"comma-separated names or patterns (default: all installed): {', '.join(CASES)}",
+    )
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per run (1800)")
+    parser.add_argument("--json-out", type=Path, help="write every run and the medians here")
+    parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
+    parser.add_argument("--run-case", choices=list(CASES), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.run_case:  # a child: parameters were checked by the parent
+        result = run_case(
+            args.run_case,
+            labels=args.labels,
+            size=args.size,
+            batch_size=args.batch_size,
+            limit=args.limit,
+        )
+        print(json.dumps(result), flush=True)
+        return 0
+
+    cases, skipped = choose_cases(args.cases, parser)
+    if not args.labels.exists():
+        parser.error(f"--labels: {args.labels} does not exist (run scripts/make_bench_data.py)")
+    manifest = read_rows(args.labels, args.limit)
+    survey = _bench.survey_files(manifest.paths)  # also the warm-up pass over the page cache
+    machine = _bench.machine_info()
+    dataset = args.labels.parent.name if args.labels.is_file() else args.labels.name
+    command = shlex.join(["python", "scripts/bench_throughput.py", *argv])
+    runs_text = f"medians of {args.repeats} runs" if args.repeats > 1 else "1 run"
+    heading = [
+        f"{dataset}: {survey.describe()} -> {args.size}x{args.size}, batch {args.batch_size}; "
+        f"{runs_text}, each in a fresh process, page cache warm",
+        f"machine: {_bench.describe_machine(machine)}",
+        f"command: {command}",
+    ]
+    print("\n".join(heading))
+    for name, reason in skipped.items():
+        print(f"skipped {name}: {reason}")
+
+    child = [sys.executable, str(Path(__file__).resolve())]
+    child += ["--labels", str(args.labels), "--size", str(args.size)]
+    child += ["--batch-size", str(args.batch_size)]
+    child += ["--limit", str(args.limit)] if args.limit else []
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in cases}
+    errors: dict[str, list[str]] = {name: [] for name in cases}
+    plan = [(r, name) for r in range(args.repeats) for name in cases]  # interleaved
+    with tqdm(plan, unit="run", desc="bench", dynamic_ncols=True) as bar:
+        for r, name in bar:
+            bar.set_postfix_str(f"{name} #{r + 1}")
+            try:
+                runs[name].append(
+                    _bench.run_json([*child, "--run-case", name], timeout=args.timeout, env=env)
+                )
+            except RuntimeError as e:
+                errors[name].append(str(e))
+                bar.write(f"{name} run {r + 1} failed: {e}")
+
+    results: dict[str, dict[str, Any]] = {}
+    for name in cases:
+        results[name] = {"runs": runs[name], "errors": errors[name]}
+        if runs[name]:
+            results[name]["median"] = summarise(runs[name])
+    print()
+    print(render(results, markdown=False))
+    print(
+        f"\n{REFERENCE} / case: how many times faster imgbatch with 2 workers was. RSS: peak of "
+        "the case's process (ru_maxrss); worker: the largest DataLoader worker's peak, pages "
+        "shared with the main process by fork included, so main + 2 x worker overstates it."
+    )
+    if args.markdown:
+        print()
+        print(f"**{dataset}**: {heading[0].split(': ', 1)[1]}.")
+        print(f"Machine: {_bench.describe_machine(machine)}.")
+        print(f"Command: `{command}`.")
+        print()
+        print(render(results, markdown=True))
+    if args.json_out:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        report = {
+            "command": command,
+            "machine": machine,
+            "dataset": {"name": dataset, "labels": str(args.labels), **vars(survey)},
+            "settings": {
+                "size": args.size,
+                "batch_size": args.batch_size,
+                "repeats": args.repeats,
+                "limit": args.limit,
+            },
+            "skipped": skipped,
+            "cases": results,
+        }
+        args.json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        print(f"\nwrote {args.json_out}")
+    return 1 if any(errors.values()) else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
