@@ -8,6 +8,7 @@ error.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import sys
 import time
@@ -24,6 +25,10 @@ from .loader import DTYPES, LAYOUTS, ON_ERROR, Loader, _as_manifest
 from .manifest import Manifest
 
 __all__ = ["main"]
+
+# Subcommands that live in their own modules; each has add_parser(subparsers) and sets
+# ``func`` (args -> exit status) as its parser's default.
+_MODULE_COMMANDS = ("imgbatch.scan", "imgbatch.benchmark")
 
 
 def _size(text: str) -> int | tuple[int, int]:
@@ -60,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
     info = sub.add_parser("info", help="rows, classes with counts, and file formats")
     info.add_argument("labels", help="label file or class-per-folder tree")
+    info.set_defaults(func=_info)
 
     iterate = sub.add_parser("iterate", help="run epochs through the loader: images/s, memory")
     _add_pipeline_options(iterate, batch_size=32, size="224")
@@ -68,12 +74,17 @@ def _parser() -> argparse.ArgumentParser:
     iterate.add_argument("--layout", choices=LAYOUTS, default="hwc")
     iterate.add_argument("--dtype", choices=DTYPES, default="float32")
     iterate.add_argument("--no-progress", dest="progress", action="store_false")
+    iterate.set_defaults(func=_iterate)
 
     show = sub.add_parser("show", help="contact sheet of one batch, as the model will see it")
     _add_pipeline_options(show, batch_size=16, size="128")
     show.add_argument("--out", required=True, help="PNG (or JPEG) file to write")
     show.add_argument("--cols", type=int, default=None, help="tiles per row (default: square)")
     show.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    show.set_defaults(func=_show)
+    for name in _MODULE_COMMANDS:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).add_parser(sub)
     return parser
 
 
@@ -85,17 +96,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as e:  # argparse exits 2 on usage errors, 0 for --help/--version
         return int(e.code or 0)
     try:
-        if args.command == "info":
-            return _info(args)
-        if args.command == "iterate":
-            return _iterate(args)
-        return _show(args)
+        status: int = args.func(args)
     except ImgbatchError as e:
         print(f"imgbatch: error: {e}", file=sys.stderr)
         return 1
     except (ValueError, TypeError) as e:  # an option value the library refused
         print(f"imgbatch: error: {e}", file=sys.stderr)
         return 2
+    return status
 
 
 def _info(args: argparse.Namespace) -> int:
