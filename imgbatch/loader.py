@@ -9,6 +9,7 @@ exception in the loop, closing the generator) cancels what is queued and joins e
 from __future__ import annotations
 
 import os
+import sys
 import time
 import warnings
 from collections import deque
@@ -23,7 +24,7 @@ import numpy as np
 from .decode import Decoder, check_size, read_bytes
 from .errors import ImageReadError, ImgbatchError
 from .manifest import Manifest, read_folder, read_manifest
-from .order import EpochCursor, batch_count, epoch_order
+from .order import SHARD_MODES, EpochCursor, batch_count, epoch_order, shard, shard_size
 
 __all__ = ["ImgbatchWarning", "Loader", "batches", "load_eager", "load_image"]
 
@@ -161,6 +162,24 @@ class _Sampler:
         return failures
 
 
+_ORDER_OPTIONS = ("batch_size", "shuffle", "drop_last", "rank", "world_size", "shard_mode")
+
+
+def _distributed(rank: int | None, world_size: int | None) -> tuple[int, int]:
+    """Rank and world size as given, else from an initialised torch.distributed, else (0, 1)."""
+    if rank is None or world_size is None:
+        dist = sys.modules.get("torch.distributed")  # never import torch for this
+        if dist is not None and dist.is_available() and dist.is_initialized():
+            rank = dist.get_rank() if rank is None else rank
+            world_size = dist.get_world_size() if world_size is None else world_size
+    world = 1 if world_size is None else _positive_int("world_size", world_size)
+    me = 0 if rank is None else rank
+    if isinstance(me, bool) or not isinstance(me, (int, np.integer)) or not 0 <= me < world:
+        msg = f"rank must be an int in [0, world_size={world}), got {rank!r}"
+        raise ValueError(msg)
+    return int(me), world
+
+
 def _as_manifest(labels: LabelSource) -> Manifest:
     if isinstance(labels, Manifest):
         return labels
@@ -183,10 +202,11 @@ class _Batch:
     """A batch in flight: its array, the sample in each slot, the decode tasks filling it, and,
     once they are done, the slots whose file failed."""
 
-    __slots__ = ("cursor", "failed", "images", "indices", "tasks")
+    __slots__ = ("cursor", "failed", "images", "indices", "number", "tasks")
 
     def __init__(self, cursor: EpochCursor, images: np.ndarray, indices: list[int]) -> None:
         self.cursor = cursor
+        self.number = cursor.batches_planned - 1  # its position in the epoch
         self.images = images
         self.indices = indices
         self.tasks: list[Future[Failures]] = []
@@ -234,6 +254,11 @@ class Loader:
             file out, warns once per file, records it in ``loader.errors`` and fills the batch
             from the next samples.
         progress: show a tqdm bar per epoch.
+        rank: this process's rank in distributed training; None takes it from an initialised
+            ``torch.distributed`` (when torch is already imported), else 0.
+        world_size: the number of ranks; None as for ``rank``, else 1.
+        shard_mode: how ranks get equal batch counts when the dataset does not divide evenly:
+            ``"pad"`` (a rank one sample short repeats one of its own) or ``"drop"``.
 
     Example:
         >>> loader = Loader("labels.csv", batch_size=32, size=224)  # doctest: +SKIP
@@ -261,6 +286,9 @@ class Loader:
         prefetch: int = 2,
         on_error: str = "raise",
         progress: bool = False,
+        rank: int | None = None,
+        world_size: int | None = None,
+        shard_mode: str = "pad",
     ) -> None:
         self.batch_size = _positive_int("batch_size", batch_size)
         self.size = check_size(size)
@@ -279,6 +307,8 @@ class Loader:
         self.shuffle = bool(shuffle)
         self.drop_last = bool(drop_last)
         self.progress = bool(progress)
+        self.rank, self.world_size = _distributed(rank, world_size)
+        self.shard_mode = _choice("shard_mode", shard_mode, SHARD_MODES)
         decoder = Decoder(self.size, fit=fit, color=color, interpolation=interpolation)
         output = _Output(decoder.channels, layout=layout, dtype=dtype, mean=mean, std=std)
         self.manifest = _as_manifest(labels)
@@ -289,10 +319,21 @@ class Loader:
         #: With ``on_error="skip"``: the :class:`ImageReadError` of each skipped file, once each.
         self.errors: list[ImageReadError] = []
         self._skipped: set[int] = set()
+        self._samples = shard_size(len(self.manifest), self.world_size, self.shard_mode)
+        if self._samples == 0:
+            msg = (
+                f"{len(self.manifest)} samples cannot be shared by {self.world_size} ranks "
+                'with shard_mode="drop"; use shard_mode="pad"'
+            )
+            raise ValueError(msg)
+        # Where the consumer is: (epoch, planned batches taken); None between epochs.
+        self._position: tuple[int, int] | None = None
+        self._resume: tuple[int, int] | None = None
+        self._order_cache: tuple[int, np.ndarray] | None = None
 
     def __len__(self) -> int:
-        """Batches per epoch (with ``on_error="skip"``, skipped files can make an epoch shorter)."""
-        return batch_count(len(self.manifest), self.batch_size, drop_last=self.drop_last)
+        """Batches per epoch for this rank (in skip mode, skipped files can make it shorter)."""
+        return batch_count(self._samples, self.batch_size, drop_last=self.drop_last)
 
     def __repr__(self) -> str:
         return (
@@ -336,15 +377,18 @@ class Loader:
                     if bar is not None:
                         bar.close()
                         bar = None
+                    self._position = None
                     self._end_epoch(item.cursor, served)
                     continue
-                if item.cursor.epoch >= self.epoch:  # the first batch of a new epoch
-                    self.epoch = item.cursor.epoch + 1
+                epoch = item.cursor.epoch
+                if self._position is None or self._position[0] != epoch:  # a new epoch
+                    self.epoch = epoch + 1
                     served = 0
                     started = time.perf_counter()
                     if self.progress:
-                        bar = self._bar(item.cursor.epoch)
+                        bar = self._bar(epoch, initial=item.number)
                 result = self._complete(item, pending)
+                self._position = (epoch, item.number + 1)
                 # Keep `prefetch` batches decoding while the caller holds this one.
                 self._plan(pool, pending, cursors, current, self.prefetch)
                 if result is None:
@@ -364,9 +408,22 @@ class Loader:
             if bar is not None:
                 bar.close()
 
-    def _cursor(self, epoch: int) -> EpochCursor:
+    def _order(self, epoch: int) -> np.ndarray:
+        """This rank's sample order for ``epoch`` (the last one is cached for random access)."""
+        cached = self._order_cache
+        if cached is not None and cached[0] == epoch:
+            return cached[1]
         order = epoch_order(len(self.manifest), shuffle=self.shuffle, seed=self.seed, epoch=epoch)
-        return EpochCursor(order, epoch, self.batch_size, self.drop_last)
+        order = shard(order, rank=self.rank, world_size=self.world_size, mode=self.shard_mode)
+        self._order_cache = (epoch, order)
+        return order
+
+    def _cursor(self, epoch: int) -> EpochCursor:
+        cursor = EpochCursor(self._order(epoch), epoch, self.batch_size, self.drop_last)
+        if self._resume is not None and self._resume[0] == epoch:
+            cursor.skip(self._resume[1])
+            self._resume = None
+        return cursor
 
     def _plan(
         self,
@@ -467,8 +524,110 @@ class Loader:
             )
             raise ImgbatchError(msg)
 
-    def _bar(self, epoch: int) -> Any:
-        return _tqdm()(total=len(self), desc=f"epoch {epoch}", unit="batch", dynamic_ncols=True)
+    def _bar(self, epoch: int, initial: int = 0) -> Any:
+        return _tqdm()(
+            total=len(self),
+            initial=initial,
+            desc=f"epoch {epoch}",
+            unit="batch",
+            dynamic_ncols=True,
+        )
+
+    # -- random access and resumption ------------------------------------------------------
+
+    def batch(self, index: int, *, epoch: int | None = None) -> Batch:
+        """Batch ``index`` of epoch ``epoch`` (default: ``loader.epoch``), decoded now.
+
+        The same arrays a ``for`` over that epoch yields at that position, when no file fails
+        (with ``on_error="skip"`` a failed file is left out of the batch rather than replaced).
+        This is what Keras' ``PyDataset`` and resumption build on.
+
+        Example:
+            >>> images, labels = loader.batch(3, epoch=1)  # doctest: +SKIP
+        """
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            msg = f"batch index must be an int, got {index!r}"
+            raise TypeError(msg)
+        if not -len(self) <= index < len(self):
+            msg = f"batch index {index} out of range for {len(self)} batches per epoch"
+            raise IndexError(msg)
+        index = int(index) % len(self)
+        e = self.epoch if epoch is None else epoch
+        cursor = EpochCursor(self._order(e), e, self.batch_size, self.drop_last)
+        cursor.skip(index)
+        indices = cursor.next_batch()
+        assert indices is not None  # the index is in range
+        batch = _Batch(
+            cursor, self._sampler.output.empty(len(indices), self.size), indices.tolist()
+        )
+        step = self._chunk
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="imgbatch") as pool:
+            batch.tasks = [
+                pool.submit(self._sampler.fill_slots, batch.indices[i : i + step], batch.images, i)
+                for i in range(0, len(batch.indices), step)
+            ]
+            try:
+                batch.wait()
+            finally:
+                for task in batch.tasks:
+                    task.cancel()
+        for slot in sorted(batch.failed):
+            self._on_error(batch.indices[slot], batch.failed[slot])
+        keep = [s for s in range(len(batch.indices)) if s not in batch.failed]
+        images = batch.images if len(keep) == len(batch.indices) else batch.images[keep]
+        return images, self.manifest.labels[[batch.indices[s] for s in keep]]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Where the loader is, as a plain JSON-able dict, for an exact mid-epoch resume.
+
+        Holds the epoch and the number of batches of it already handed out, and the options
+        that decide the order (checked again by :meth:`load_state_dict`).
+
+        Example:
+            >>> state = loader.state_dict()  # doctest: +SKIP
+            >>> json.dump(state, open("loader.json", "w"))  # doctest: +SKIP
+        """
+        position = self._position
+        if position is not None and position[1] >= len(self):
+            position = None  # the epoch's batches are all out: resume at the next one
+        epoch, batch = position if position is not None else (self.epoch, 0)
+        if position is None and self._resume is not None:
+            epoch, batch = self._resume
+        return {
+            "version": 1,
+            "epoch": epoch,
+            "batch": batch,
+            "seed": self.seed,
+            **{key: getattr(self, key) for key in _ORDER_OPTIONS},
+            "samples": len(self.manifest),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from ``state`` (from :meth:`state_dict`): the next ``for`` (or
+        :meth:`forever`) yields exactly the batches the saved loader would have yielded next.
+
+        Raises:
+            ValueError: the state is from a loader whose order differs (another batch size,
+                dataset size, shuffle, drop_last or sharding), or is not a loader state.
+        """
+        if not isinstance(state, dict) or state.get("version") != 1:
+            msg = f"not an imgbatch loader state (version 1): {state!r}"
+            raise ValueError(msg)
+        current = {key: getattr(self, key) for key in _ORDER_OPTIONS}
+        current["samples"] = len(self.manifest)
+        for key, value in current.items():
+            if state.get(key) != value:
+                msg = f"state has {key}={state.get(key)!r} but this loader has {key}={value!r}"
+                raise ValueError(msg)
+        values = [state.get(key) for key in ("epoch", "batch", "seed")]
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
+            msg = f"state epoch, batch and seed must be non-negative ints, got {state!r}"
+            raise ValueError(msg)
+        epoch, batch, self.seed = (int(v) for v in values)  # type: ignore[arg-type]
+        self._order_cache = None
+        self.epoch = epoch
+        self._position = None
+        self._resume = (epoch, batch) if batch else None
 
 
 # ---------------------------------------------------------------------------------------------

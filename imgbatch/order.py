@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["EpochCursor", "batch_count", "epoch_order"]
+__all__ = ["SHARD_MODES", "EpochCursor", "batch_count", "epoch_order", "shard", "shard_size"]
 
 
 def epoch_order(n: int, *, shuffle: bool, seed: int, epoch: int) -> np.ndarray:
@@ -66,8 +66,49 @@ class EpochCursor:
         self.batches_planned += 1
         return self.take(take)
 
+    def skip(self, batches: int) -> None:
+        """Hand out (and so pass over) the next ``batches`` batches: resuming mid-epoch."""
+        for _ in range(batches):
+            if self.next_batch() is None:
+                return
+
     def take(self, count: int) -> np.ndarray:
         """Up to ``count`` further indices (fewer when the epoch runs out)."""
         chunk = self.order[self.position : self.position + count]
         self.position += len(chunk)
         return chunk
+
+
+SHARD_MODES = ("pad", "drop")
+
+
+def shard_size(n: int, world_size: int, mode: str) -> int:
+    """Samples each rank gets per epoch: ``ceil(n / world_size)`` with "pad", else the floor."""
+    return -(-n // world_size) if mode == "pad" else n // world_size
+
+
+def shard(order: np.ndarray, *, rank: int, world_size: int, mode: str = "pad") -> np.ndarray:
+    """Rank ``rank``'s share of an epoch's order: every ``world_size``-th sample from ``rank``.
+
+    All ranks cut the same permutation, so their shares are disjoint and together cover the
+    epoch. Shares differ by at most one sample; to give every rank the same number of batches
+    (a collective operation must not wait on a rank that has stopped), ``"pad"`` has a shorter
+    share repeat its own first sample, and ``"drop"`` cuts every share to the shortest.
+
+    Example:
+        >>> order = np.arange(5)
+        >>> [shard(order, rank=r, world_size=2).tolist() for r in (0, 1)]
+        [[0, 2, 4], [1, 3, 1]]
+        >>> [shard(order, rank=r, world_size=2, mode="drop").tolist() for r in (0, 1)]
+        [[0, 2], [1, 3]]
+    """
+    if world_size == 1:
+        return order
+    size = shard_size(len(order), world_size, mode)
+    mine = order[rank::world_size][:size]
+    if len(mine) < size:
+        # Only with "pad". A rank beyond the last sample (fewer samples than ranks) has nothing
+        # of its own to repeat and borrows one.
+        pad = mine[: size - len(mine)] if len(mine) else order[[rank % len(order)]]
+        mine = np.concatenate([mine, pad])
+    return mine

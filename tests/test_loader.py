@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import json
 import threading
 import time
 import warnings
@@ -403,3 +404,120 @@ def test_bad_options_are_refused_at_construction(
 def test_labels_of_the_wrong_type_are_refused(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="labels must be a label file"):
         Loader(42)  # type: ignore[arg-type]
+
+
+# -- random access, resumption, sharding ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_batch_k_of_epoch_e_is_what_iteration_yields(
+    identity: Callable[..., Path], shuffle: bool
+) -> None:
+    labels = identity(23)
+    loader = uint8_loader(labels, batch_size=5, shuffle=shuffle, seed=4)
+    epochs = [epoch_ids(loader) for _ in range(3)]
+    other = uint8_loader(labels, batch_size=5, shuffle=shuffle, seed=4)
+    for e, batches in enumerate(epochs):
+        for k, ids in enumerate(batches):
+            images, y = other.batch(k, epoch=e)
+            assert ids_of(images) == ids == y.tolist()
+    assert ids_of(other.batch(-1, epoch=2)[0]) == epochs[2][-1]
+    assert ids_of(other.batch(0)[0]) == epochs[0][0]  # default: the loader's current epoch
+    with pytest.raises(IndexError, match="batch index 5 out of range for 5 batches"):
+        other.batch(5)
+    with pytest.raises(TypeError, match="batch index must be an int"):
+        other.batch(1.0)  # type: ignore[arg-type]
+
+
+def test_batch_k_in_skip_mode_leaves_failed_files_out(identity: Callable[..., Path]) -> None:
+    loader = uint8_loader(identity(8, bad={1: b""}), batch_size=4, shuffle=False, on_error="skip")
+    with pytest.warns(ImgbatchWarning, match="001.png"):
+        images, y = loader.batch(0)
+    assert ids_of(images) == y.tolist() == [0, 2, 3]
+    with pytest.raises(ImageReadError, match=r"001\.png"):
+        uint8_loader(identity(8, bad={1: b""}), batch_size=4, shuffle=False).batch(0)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("stop_after", [0, 1, 3, 5, 6, 9])
+def test_resume_from_state_dict_yields_exactly_the_remaining_batches(
+    identity: Callable[..., Path], shuffle: bool, stop_after: int
+) -> None:
+    labels = identity(27)
+    reference = uint8_loader(labels, batch_size=5, shuffle=shuffle, seed=9)
+    straight = [ids for _ in range(2) for ids in epoch_ids(reference)]  # 2 epochs, 6 batches each
+
+    original = uint8_loader(labels, batch_size=5, shuffle=shuffle, seed=9, prefetch=3)
+    stream = original.forever()
+    seen = [ids_of(next(stream)[0]) for _ in range(stop_after)]
+    state = json.loads(json.dumps(original.state_dict()))  # survives a trip through JSON
+    stream.close()  # type: ignore[attr-defined]  # the "crash"
+
+    restored = uint8_loader(labels, batch_size=5, shuffle=shuffle, seed=123)  # seed comes back
+    restored.load_state_dict(state)
+    assert restored.state_dict() == state
+    rest = [ids_of(x) for x, _ in itertools.islice(restored.forever(), 12 - stop_after)]
+    assert seen + rest == straight
+
+
+def test_resume_with_for_loops_continues_the_epoch_then_goes_on(
+    identity: Callable[..., Path],
+) -> None:
+    labels = identity(20)
+    original = uint8_loader(labels, batch_size=4, seed=2)
+    first = []
+    for images, _ in original:
+        first.append(ids_of(images))
+        if len(first) == 2:
+            break
+    restored = uint8_loader(labels, batch_size=4, seed=2)
+    restored.load_state_dict(original.state_dict())
+    rest = epoch_ids(restored)
+    reference = uint8_loader(labels, batch_size=4, seed=2)
+    assert first + rest == epoch_ids(reference)
+    assert epoch_ids(restored) == epoch_ids(reference)  # and the next epoch is epoch 1
+
+
+def test_state_dict_refuses_a_loader_with_another_order(identity: Callable[..., Path]) -> None:
+    labels = identity(10)
+    state = uint8_loader(labels, batch_size=4).state_dict()
+    with pytest.raises(ValueError, match="state has batch_size=4 but this loader has batch_size=5"):
+        uint8_loader(labels, batch_size=5).load_state_dict(state)
+    with pytest.raises(ValueError, match="state has samples=10 but this loader has samples=9"):
+        uint8_loader(identity(9), batch_size=4).load_state_dict(state)
+    with pytest.raises(ValueError, match="not an imgbatch loader state"):
+        uint8_loader(labels, batch_size=4).load_state_dict({"epoch": 1})
+
+
+@pytest.mark.parametrize(("n", "world", "mode"), [(23, 2, "pad"), (23, 3, "pad"), (23, 3, "drop")])
+def test_ranks_share_each_epoch_disjointly_with_equal_batch_counts(
+    identity: Callable[..., Path], n: int, world: int, mode: str
+) -> None:
+    labels = identity(n)
+    loaders = [
+        uint8_loader(labels, batch_size=3, seed=6, rank=r, world_size=world, shard_mode=mode)
+        for r in range(world)
+    ]
+    assert len({len(loader) for loader in loaders}) == 1
+    orders = []
+    for _ in range(2):
+        per_rank = [epoch_ids(loader) for loader in loaders]
+        assert {len(batches) for batches in per_rank} == {len(loaders[0])}
+        sets = [set(flat(batches)) for batches in per_rank]
+        assert sum(len(s) for s in sets) == len(set().union(*sets))  # disjoint
+        covered = set().union(*sets)
+        assert covered == set(range(n)) if mode == "pad" else len(covered) == n - n % world
+        orders.append([flat(batches) for batches in per_rank])
+    assert orders[0] != orders[1]
+
+
+def test_rank_and_world_size_are_checked(identity: Callable[..., Path]) -> None:
+    labels = identity(4)
+    with pytest.raises(ValueError, match=r"rank must be an int in \[0, world_size=2\), got 2"):
+        Loader(labels, rank=2, world_size=2)
+    with pytest.raises(ValueError, match="world_size must be a positive int, got 0"):
+        Loader(labels, rank=0, world_size=0)
+    with pytest.raises(ValueError, match="shard_mode must be one of 'pad', 'drop'"):
+        Loader(labels, shard_mode="wrap")
+    with pytest.raises(ValueError, match="cannot be shared by 5 ranks"):
+        Loader(labels, rank=0, world_size=5, shard_mode="drop")

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imgbatch.order import EpochCursor, batch_count, epoch_order
+from imgbatch.order import EpochCursor, batch_count, epoch_order, shard, shard_size
 
 
 @given(n=st.integers(0, 500), seed=st.integers(0, 2**32), epoch=st.integers(0, 1000))
@@ -70,3 +70,42 @@ def test_cursor_take_gives_replacements_until_the_epoch_runs_out() -> None:
     assert cursor.take(5).tolist() == [4]
     assert cursor.take(1).tolist() == []
     assert cursor.remaining == 0
+
+
+@given(
+    n=st.integers(1, 80),
+    world=st.integers(1, 7),
+    mode=st.sampled_from(["pad", "drop"]),
+    seed=st.integers(0, 100),
+)
+@settings(max_examples=150, deadline=None)
+def test_shards_are_disjoint_cover_the_epoch_and_are_equal(
+    n: int, world: int, mode: str, seed: int
+) -> None:
+    order = epoch_order(n, shuffle=True, seed=seed, epoch=0)
+    shares = [shard(order, rank=r, world_size=world, mode=mode) for r in range(world)]
+    assert {len(s) for s in shares} == {shard_size(n, world, mode)}
+    distinct = [set(s.tolist()) for s in shares]
+    union = set().union(*distinct)
+    if mode == "drop" or n >= world:
+        # Padding repeats a rank's own sample, so no sample is on two ranks.
+        assert sum(len(d) for d in distinct) == len(union)
+    if mode == "pad":
+        assert union == set(range(n))
+    else:
+        assert len(union) == world * (n // world)
+
+
+def test_shard_is_the_identity_for_one_rank() -> None:
+    order = epoch_order(7, shuffle=True, seed=1, epoch=2)
+    assert shard(order, rank=0, world_size=1) is order
+
+
+def test_cursor_skip_passes_over_whole_batches() -> None:
+    cursor = EpochCursor(np.arange(10, dtype=np.int64), 0, 3, False)
+    cursor.skip(2)
+    batch = cursor.next_batch()
+    assert batch is not None
+    assert batch.tolist() == [6, 7, 8]
+    cursor.skip(5)  # past the end: nothing left, no error
+    assert cursor.next_batch() is None
