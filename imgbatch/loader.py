@@ -319,6 +319,7 @@ class Loader:
         #: With ``on_error="skip"``: the :class:`ImageReadError` of each skipped file, once each.
         self.errors: list[ImageReadError] = []
         self._skipped: set[int] = set()
+        self._epoch_failures = 0  # files skipped in the epoch being consumed
         self._samples = shard_size(len(self.manifest), self.world_size, self.shard_mode)
         if self._samples == 0:
             msg = (
@@ -383,7 +384,7 @@ class Loader:
                 epoch = item.cursor.epoch
                 if self._position is None or self._position[0] != epoch:  # a new epoch
                     self.epoch = epoch + 1
-                    served = 0
+                    served = self._epoch_failures = 0
                     started = time.perf_counter()
                     if self.progress:
                         bar = self._bar(epoch, initial=item.number)
@@ -517,18 +518,28 @@ class Loader:
     def _on_error(self, index: int, error: ImageReadError) -> None:
         if self.on_error == "raise":
             raise error
+        self._epoch_failures += 1
         if index not in self._skipped:
             self._skipped.add(index)
             self.errors.append(error)
             warnings.warn(f"skipped {error}", ImgbatchWarning, stacklevel=5)
 
     def _end_epoch(self, cursor: EpochCursor, served: int) -> None:
-        if served == 0 and len(cursor.order) and self.errors:
+        failed, self._epoch_failures = self._epoch_failures, 0
+        if not failed:
+            return
+        if served == 0:
             msg = (
-                f"no image of epoch {cursor.epoch} could be loaded: all {len(cursor.order)} "
-                f"failed (first: {self.errors[0]})"
+                f"no image of epoch {cursor.epoch} could be loaded: {failed} of "
+                f"{len(cursor.order)} files failed (first: {self.errors[0]}); "
+                "loader.errors lists them"
             )
             raise ImgbatchError(msg)
+        msg = (
+            f"epoch {cursor.epoch}: skipped {failed} of {len(cursor.order)} files; "
+            f"loader.errors lists every file skipped so far ({len(self.errors)})"
+        )
+        warnings.warn(msg, ImgbatchWarning, stacklevel=3)
 
     def _bar(self, epoch: int, initial: int = 0) -> Any:
         return _tqdm()(
