@@ -172,6 +172,13 @@ def _distributed(rank: int | None, world_size: int | None) -> tuple[int, int]:
         if dist is not None and dist.is_available() and dist.is_initialized():
             rank = dist.get_rank() if rank is None else rank
             world_size = dist.get_world_size() if world_size is None else world_size
+    if world_size is None and int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
+        msg = (
+            f"WORLD_SIZE={os.environ['WORLD_SIZE']} is set but torch.distributed is not "
+            "initialised: this loader serves the whole dataset to this process; build it "
+            "after init_process_group, or pass rank= and world_size="
+        )
+        warnings.warn(msg, ImgbatchWarning, stacklevel=3)
     world = 1 if world_size is None else _positive_int("world_size", world_size)
     me = 0 if rank is None else rank
     if isinstance(me, bool) or not isinstance(me, (int, np.integer)) or not 0 <= me < world:
@@ -347,6 +354,21 @@ class Loader:
         """The manifest's class names (None for numeric labels)."""
         return self.manifest.classes
 
+    @property
+    def layout(self) -> str:
+        """``"hwc"`` or ``"chw"``: the order of each image's axes."""
+        return self._sampler.output.layout
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The images' dtype (float32, float16 or uint8)."""
+        return np.dtype(self._sampler.output.dtype)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """One image's shape: ``(H, W, C)``, or ``(C, H, W)`` with ``layout="chw"``."""
+        return self._sampler.output.shape(self.size)
+
     def __iter__(self) -> Iterator[Batch]:
         """One epoch of ``(images, labels)`` batches; nothing is decoded before the first one."""
         return self._run(iter((self.epoch,)))
@@ -366,6 +388,7 @@ class Loader:
         cursors = (self._cursor(e) for e in epochs)
         current: list[EpochCursor | None] = [next(cursors, None)]
         served = 0  # images yielded in the epoch being consumed
+        consuming: int | None = None  # that epoch
         bar: Any = None
         started = 0.0
         try:
@@ -378,11 +401,12 @@ class Loader:
                     if bar is not None:
                         bar.close()
                         bar = None
-                    self._position = None
+                    self._position = consuming = None
                     self._end_epoch(item.cursor, served)
                     continue
                 epoch = item.cursor.epoch
-                if self._position is None or self._position[0] != epoch:  # a new epoch
+                if epoch != consuming:  # the first batch of an epoch
+                    consuming = epoch
                     self.epoch = epoch + 1
                     served = self._epoch_failures = 0
                     started = time.perf_counter()

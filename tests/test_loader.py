@@ -526,3 +526,32 @@ def test_rank_and_world_size_are_checked(identity: Callable[..., Path]) -> None:
         Loader(labels, shard_mode="wrap")
     with pytest.raises(ValueError, match="cannot be shared by 5 ranks"):
         Loader(labels, rank=0, world_size=5, shard_mode="drop")
+
+
+def test_an_abandoned_epoch_run_again_counts_as_a_new_start(identity: Callable[..., Path]) -> None:
+    loader = uint8_loader(identity(12), batch_size=4, seed=3)
+    for _ in loader:
+        break
+    loader.epoch = 0  # run epoch 0 again, from its start
+    again = epoch_ids(loader)
+    assert again == epoch_ids(uint8_loader(identity(12), batch_size=4, seed=3))
+    assert loader.epoch == 1
+    assert loader.state_dict()["epoch"] == 1
+
+
+def test_output_properties(identity: Callable[..., Path]) -> None:
+    loader = Loader(identity(3), size=(6, 10), layout="chw", dtype="float16", color="gray")
+    assert (loader.layout, loader.dtype, loader.image_shape) == ("chw", np.float16, (1, 6, 10))
+    images, _ = loader.batch(0)
+    assert images.shape[1:] == loader.image_shape
+    assert images.dtype == loader.dtype
+
+
+def test_a_torchrun_environment_without_a_process_group_warns(
+    identity: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.warns(ImgbatchWarning, match="WORLD_SIZE=2 is set but torch.distributed"):
+        loader = Loader(identity(4))
+    assert (loader.rank, loader.world_size) == (0, 1)
+    Loader(identity(4), rank=1, world_size=2)  # explicit: no warning (-W error would fail)

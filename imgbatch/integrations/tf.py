@@ -1,0 +1,71 @@
+"""TensorFlow adapter: a :class:`~imgbatch.Loader` as a ``tf.data.Dataset``.
+
+Importing this module imports TensorFlow; importing :mod:`imgbatch` never does.
+
+The dataset is built with ``tf.data.Dataset.from_generator``: each iteration over it runs one
+epoch of the loader (a new permutation when the loader shuffles), decoded by imgbatch's threads.
+Its ``output_signature`` is exact: images ``(None, H, W, C)`` (or ``(None, C, H, W)`` with
+``layout="chw"``) in the loader's dtype, labels ``(None,)`` int64 class ids or float32 targets;
+with ``drop_last=True`` the batch dimension is known too. With ``on_error="raise"`` (the
+default) the dataset's cardinality is ``len(loader)``, so ``len(dataset)`` and Keras' progress
+bar know the epoch's length.
+
+Example:
+    >>> from imgbatch.integrations.tf import to_tf_dataset
+    >>> loader = imgbatch.Loader("labels.csv", batch_size=32, size=224)  # doctest: +SKIP
+    >>> dataset = to_tf_dataset(loader)  # doctest: +SKIP
+    >>> for epoch in range(10):  # doctest: +SKIP
+    ...     for images, labels in dataset:  # images: tf.float32 (32, 224, 224, 3)
+    ...         train_step(images, labels)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import tensorflow as tf
+
+from ..loader import Loader
+
+__all__ = ["output_signature", "to_tf_dataset"]
+
+Batch = tuple[np.ndarray, np.ndarray]
+
+
+def output_signature(loader: Loader) -> tuple[tf.TensorSpec, tf.TensorSpec]:
+    """The ``(images, labels)`` ``tf.TensorSpec`` pair of the loader's batches.
+
+    Example:
+        >>> output_signature(imgbatch.Loader("labels.csv", size=(48, 64)))  # doctest: +SKIP
+        (TensorSpec(shape=(None, 48, 64, 3), dtype=tf.float32, name='images'),
+         TensorSpec(shape=(None,), dtype=tf.int64, name='labels'))
+    """
+    batch = loader.batch_size if loader.drop_last else None  # only full batches with drop_last
+    images = tf.TensorSpec((batch, *loader.image_shape), tf.as_dtype(loader.dtype), name="images")
+    labels = tf.TensorSpec((batch,), tf.as_dtype(loader.manifest.labels.dtype), name="labels")
+    return images, labels
+
+
+def to_tf_dataset(loader: Loader) -> tf.data.Dataset:
+    """A ``tf.data.Dataset`` of the loader's ``(images, labels)`` batches, one epoch per pass.
+
+    The loader keeps the epoch counter: iterating the dataset again runs the loader's next
+    epoch. A pass abandoned early leaves the loader's threads to stop when TensorFlow releases
+    the generator (when the iterator is deleted).
+
+    Example:
+        >>> dataset = to_tf_dataset(imgbatch.Loader("labels.csv", size=64))  # doctest: +SKIP
+        >>> model.fit(dataset, epochs=5)  # Keras on the TensorFlow backend  # doctest: +SKIP
+    """
+    if not isinstance(loader, Loader):
+        msg = f"loader must be an imgbatch.Loader, got {type(loader).__name__}"
+        raise TypeError(msg)
+
+    def epoch() -> Iterator[Batch]:
+        return iter(loader)
+
+    dataset = tf.data.Dataset.from_generator(epoch, output_signature=output_signature(loader))
+    if loader.on_error == "raise":  # skipped files could make an epoch shorter
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(len(loader)))
+    return dataset
