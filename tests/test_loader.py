@@ -541,7 +541,11 @@ def test_an_abandoned_epoch_run_again_counts_as_a_new_start(identity: Callable[.
 
 def test_output_properties(identity: Callable[..., Path]) -> None:
     loader = Loader(identity(3), size=(6, 10), layout="chw", dtype="float16", color="gray")
-    assert (loader.layout, loader.dtype, loader.image_shape) == ("chw", np.float16, (1, 6, 10))
+    assert (loader.layout, loader.dtype, loader.image_shape) == (
+        "chw",
+        np.dtype("float16"),
+        (1, 6, 10),
+    )
     images, _ = loader.batch(0)
     assert images.shape[1:] == loader.image_shape
     assert images.dtype == loader.dtype
