@@ -88,6 +88,8 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
         raise ImageReadError(path, "permission denied") from None
     except OSError as e:
         raise ImageReadError(path, f"cannot open: {e.strerror or e}") from None
+    except ValueError as e:  # a NUL character, or a lone surrogate: no file has that name
+        raise ImageReadError(path, f"not a valid file name ({e})") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):  # on Linux a folder opens fine: refuse it here

@@ -553,11 +553,16 @@ class Loader:
         if not failed:
             return
         if served == 0:
-            msg = (
-                f"no image of epoch {cursor.epoch} could be loaded: {failed} of "
-                f"{len(cursor.order)} files failed (first: {self.errors[0]}); "
-                "loader.errors lists them"
-            )
+            total = len(cursor.order)
+            if failed < total and self.drop_last:
+                what = (
+                    f"epoch {cursor.epoch} yielded no batch: {failed} of {total} files failed "
+                    f"and the others do not fill one batch of {self.batch_size} (drop_last=True)"
+                )
+            else:
+                what = f"no image of epoch {cursor.epoch} could be loaded: {failed} of {total} "
+                what += "files failed"
+            msg = f"{what} (first: {self.errors[0]}); loader.errors lists them"
             raise ImgbatchError(msg)
         msg = (
             f"epoch {cursor.epoch}: skipped {failed} of {len(cursor.order)} files; "
@@ -744,6 +749,7 @@ def load_eager(
     sampler = _Sampler(manifest, decoder, output)
     images = output.empty(len(manifest), hw)
     good: list[int] = []
+    errors: list[ImageReadError] = []
     with ThreadPoolExecutor(n_workers, thread_name_prefix="imgbatch") as pool:
         futures = [pool.submit(sampler.fill, i, images[i]) for i in range(len(manifest))]
         try:
@@ -754,14 +760,18 @@ def load_eager(
                 elif on_error == "raise":
                     raise error
                 else:
+                    errors.append(error)
                     warnings.warn(f"skipped {error}", ImgbatchWarning, stacklevel=2)
         finally:
             for future in futures:
                 future.cancel()
+    if errors and not good:
+        msg = (
+            f"no image of {manifest.source or 'the manifest'} could be loaded: all "
+            f"{len(errors)} files failed (first: {errors[0]})"
+        )
+        raise ImgbatchError(msg)
     if len(good) < len(manifest):
-        if not good:
-            msg = f"no image of {manifest.source or 'the manifest'} could be loaded"
-            raise ImgbatchError(msg)
         for j, i in enumerate(good):  # compact in place: j <= i, so nothing is overwritten early
             if j != i:
                 images[j] = images[i]
