@@ -20,10 +20,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create .venv and install imgbatch with its dev tools
 
-demo: $(STAMP)  ## inspect sample_data/, stream it, and train a small numpy classifier on it
+demo: $(STAMP)  ## inspect sample_data/, stream it, train a small numpy classifier, compare eager vs lazy memory
 	$(VENV)/bin/imgbatch info sample_data/labels.csv
 	$(VENV)/bin/imgbatch iterate sample_data/labels.csv --epochs 3
 	$(PY) scripts/train_numpy.py
+	$(VENV)/bin/imgbatch bench memory sample_data/labels.csv --quick
 
 lint: $(STAMP)  ## ruff (lint + format check) and mypy --strict
 	$(VENV)/bin/ruff check .
@@ -34,7 +35,7 @@ test: lint  ## lint, then every test (pytest exits non-zero when no test ran)
 	$(PY) -m pytest
 
 $(BENCH_STAMP): $(STAMP)
-	$(PY) -m pip install --quiet -e '.[bench]' torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[bench,plot]' torch==2.13.0
 	touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)  ## build bench_data/, then throughput, limits and quality (~20 min; tf.data if installed)
@@ -44,6 +45,8 @@ bench: $(BENCH_STAMP)  ## build bench_data/, then throughput, limits and quality
 	$(PY) scripts/bench_throughput.py --labels $(CAMERA) --markdown --json-out bench_results/throughput-camera.json
 	$(PY) scripts/bench_limits.py --labels $(IMAGENET) --limit 2000 --markdown --json-out bench_results/limits-imagenet.json
 	$(PY) scripts/bench_limits.py --labels $(CAMERA) --limit 200 --markdown --json-out bench_results/limits-camera.json
+	$(PY) scripts/bench_memory.py sample_data/labels.csv --repeats 3 --csv bench_results/memory.csv --plot bench_results/memory.png
+	$(PY) scripts/bench_manifest.py --markdown
 
 format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -424,6 +424,9 @@ class Loader:
                     bar.set_postfix_str(f"{rate:,.0f} img/s", refresh=False)
                     bar.update(1)
                 yield result
+                # Drop our references before planning the next batch, so that a caller who
+                # has let go of this batch does not pay for it while the next one is made.
+                del item, result
         finally:
             for queued in pending:
                 if isinstance(queued, _Batch):

@@ -4,6 +4,11 @@ A manifest is read once, up front: it is cheap next to decoding, and it catches 
 file before the first training step rather than hours into a run. Paths live in one bytes buffer
 plus an offsets array and labels and line numbers in numpy arrays, so a manifest of millions of
 rows holds no Python object per row.
+
+csv, tsv and txt files are read in blocks of whole lines split with numpy (a million rows in
+about half a second); any line that needs more care (quotes, white space to strip, a malformed
+row, text that is not UTF-8) is read line by line by the csv module, so that rows, errors and
+line numbers are the same whichever way a line was read.
 """
 
 from __future__ import annotations
@@ -11,9 +16,9 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
+import sys
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, overload
 
 import numpy as np
@@ -45,8 +50,36 @@ _LABEL_NAMES = (
     "label", "labels", "class", "class_name", "classname", "class_id", "label_id",
     "category", "target", "y",
 )  # fmt: skip
-_INT = re.compile(r"[+-]?[0-9]+")
-_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# Bytes a label may hold and still be an integer / a number (the syntax is checked by int/float,
+# which, restricted to these characters, accept exactly [+-]?[0-9]+ and the usual decimal forms).
+_INT_CHARS = b"0123456789+-"
+_FLOAT_CHARS = b"0123456789+-.eE"
+
+# Label files are read in blocks of whole lines of about this size (see _Blocks).
+_BLOCK_SIZE = 1 << 19
+# Distinct labels kept as codes before they are kept as text (see _Builder).
+_MAX_CODES = 1 << 16
+# Every character str.isspace() accepts (tests check the list); str.strip() and str.split() cut
+# at these, so a field that may begin or end with one is checked character by character.
+_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+
+
+def _byte_table(chars: str, position: int) -> np.ndarray:
+    """256 booleans: may this byte be byte ``position`` of the UTF-8 form of one of ``chars``?"""
+    table = np.zeros(256, dtype=np.bool_)
+    table[[c.encode("utf-8")[position] for c in chars]] = True
+    return table
+
+
+_ASCII_SPACE = _byte_table(_WHITESPACE[:10], 0)
+_MAY_START_SPACE = _byte_table(_WHITESPACE, 0)
+_MAY_END_SPACE = _byte_table(_WHITESPACE, -1)
+# Block parsing stores the file's UTF-8 bytes as the paths; that equals os.fsencode(text) only
+# when the file-system encoding is UTF-8 (as on every usual Linux and macOS setup).
+_FAST = sys.getfilesystemencoding().lower().replace("-", "") == "utf8"
 
 
 class PathTable(Sequence[str]):
@@ -303,18 +336,30 @@ def read_manifest(
 
 
 class _TextLines:
-    """Numbered, decoded lines of a file, read as a stream; never the whole file at once."""
+    """Numbered, decoded lines of a file, read as a stream; never the whole file at once.
+
+    Besides lines, it hands out raw blocks of whole lines (:meth:`read_block`) to the block
+    parser, which gives back the part it did not take (:meth:`give_back`): those lines are then
+    read one at a time, as if the block had never been taken.
+    """
 
     def __init__(self, handle: Any, source: str) -> None:
         self._handle = handle
         self._source = source
         self._lineno = 0
         self._pushed: list[str] = []
+        self._raw = b""  # raw lines given back by the block parser, read before the file
+        self._raw_at = 0
 
     @property
     def lineno(self) -> int:
         """Number of the line last returned."""
         return self._lineno
+
+    @property
+    def pending(self) -> bool:
+        """Whether lines peeked at or given back are still to be read one at a time."""
+        return bool(self._pushed) or self._raw_at < len(self._raw)
 
     def _decode(self, raw: bytes) -> str:
         try:
@@ -329,6 +374,14 @@ class _TextLines:
             raise ManifestError(self._source, self._lineno, "not a text file (NUL byte)")
         return text
 
+    def _readline(self) -> bytes:
+        if self._raw_at < len(self._raw):
+            start = self._raw_at
+            end = self._raw.find(b"\n", start) + 1 or len(self._raw)
+            self._raw_at = end
+            return self._raw[start:end]
+        return bytes(self._handle.readline())
+
     def __iter__(self) -> Iterator[str]:
         return self
 
@@ -336,7 +389,7 @@ class _TextLines:
         if self._pushed:
             self._lineno += 1
             return self._pushed.pop()
-        raw = self._handle.readline()
+        raw = self._readline()
         if not raw:
             raise StopIteration
         self._lineno += 1
@@ -355,10 +408,172 @@ class _TextLines:
         self._lineno -= len(seen)
         return found
 
+    def read_block(self) -> bytes:
+        """About ``_BLOCK_SIZE`` bytes of whole lines (the last may lack its newline at the end of
+        the file), undecoded; ``b""`` at the end. Only when nothing is :attr:`pending`."""
+        block = bytes(self._handle.read(_BLOCK_SIZE))
+        if block and not block.endswith(b"\n"):
+            block += self._handle.readline()
+        return block
+
+    def give_back(self, block: bytes, used: int, lines: int) -> None:
+        """The block parser took ``lines`` whole lines, ``block[:used]``; the rest is read next."""
+        self._lineno += lines
+        self._raw = block[used:]
+        self._raw_at = 0
+
 
 def _skippable(line: str) -> bool:
     stripped = line.strip()
     return not stripped or stripped.startswith("#")
+
+
+class _Blocks:
+    """Reads the rows of a label file a block of whole lines at a time, with bytes and numpy.
+
+    Used once the first row has fixed the columns. It takes the lines that a line-by-line reader
+    would read in the obvious way: fields split at the delimiter (or, for ``txt``, at the last
+    space or tab) with nothing to strip, plus blank lines and ``#`` comments. At the first line
+    that needs more (a quote, a NUL byte, text that is not UTF-8, a stray carriage return,
+    leading white space, an empty or missing field, a label with white space) it stops and gives
+    the rest of the block back to the exact reader, which reads it line by line, so that errors
+    and line numbers are the same whichever path read a line.
+    """
+
+    def __init__(
+        self, builder: _Builder, *, delimiter: str | None, columns: tuple[int, int], width: int
+    ) -> None:
+        self._builder = builder
+        self._delimiter = None if delimiter is None else ord(delimiter)
+        self._columns = columns
+        self._width = width  # most fields a row may have; 0: no limit
+
+    def run(self, lines: _TextLines) -> bool:
+        """Read blocks until the end of the file (False) or a line that needs the exact reader."""
+        while True:
+            block = lines.read_block()
+            if not block:
+                return False
+            used, count = self._parse(block, lines.lineno + 1)
+            lines.give_back(block, used, count)
+            if used < len(block):
+                return True
+
+    def _parse(self, block: bytes, first_line: int) -> tuple[int, int]:
+        """Add the rows of the longest run of simple lines; (bytes used, lines used)."""
+        data = block if block.endswith(b"\n") else block + b"\n"
+        arr = np.frombuffer(data, dtype=np.uint8)
+        newlines = np.flatnonzero(arr == 10)
+        count = len(newlines)
+        line_starts = np.concatenate(([0], newlines[:-1] + 1))
+        limit = self._first_unsafe_line(data, arr, newlines)
+        starts, newlines = line_starts[:limit], newlines[:limit]
+        ends = newlines - ((newlines > starts) & (arr[newlines - 1] == 13))  # before a \r\n
+        first = arr[starts]
+        skip = (ends == starts) | (first == ord("#"))  # blank lines and comments
+        # White space first: an indented comment, a line of spaces, or a field to strip.
+        bad = _ASCII_SPACE[first] & ~skip
+        if self._delimiter is None:
+            bounds, bad = self._split_txt(arr, starts, ends, bad, skip)
+        else:
+            bounds, bad = self._split_delimited(arr, starts, ends, bad, skip)
+        path_start, path_end, label_start, label_end = bounds
+        bad |= ~skip & ((path_end <= path_start) | (label_end <= label_start))
+        # A path that may begin or end with (non-ASCII) white space is checked as text: rare.
+        rows = np.flatnonzero(~skip & ~bad)
+        edge = _MAY_START_SPACE[arr[path_start[rows]]] | _MAY_END_SPACE[arr[path_end[rows] - 1]]
+        for i in rows[edge].tolist():
+            text = data[path_start[i] : path_end[i]].decode("utf-8")
+            bad[i] = text.strip() != text
+        if bad.any():
+            limit = int(np.argmax(bad))
+        rows = np.flatnonzero(~skip[:limit])
+        label_end = label_end[rows] + 1  # with the byte after each label, made a NUL
+        labels = _gather(arr, label_start[rows], label_end)
+        labels[np.cumsum(label_end - label_start[rows]) - 1] = 0
+        if labels.max(initial=0) >= 128 or _ASCII_SPACE[labels].any():
+            cut = self._first_unclean_label(labels)  # rare: check the labels as text
+            if cut is not None:
+                limit = int(rows[cut])
+                rows = rows[:cut]
+                labels = labels[: np.flatnonzero(labels == 0)[cut - 1] + 1 if cut else 0]
+        begin, end = path_start[rows], path_end[rows]
+        self._builder.add_rows(_gather(arr, begin, end), end - begin, labels, rows + first_line)
+        used = len(block) if limit == count else int(line_starts[limit])
+        return used, limit
+
+    def _split_delimited(
+        self, arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, bad: np.ndarray,
+        skip: np.ndarray,
+    ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:  # fmt: skip
+        """Bounds of the path and label fields of each line; lines with too few or too many
+        fields are marked bad."""
+        seps = np.append(np.flatnonzero(arr == self._delimiter), len(arr))  # with a sentinel
+        before = np.searchsorted(seps, starts)  # index of each line's first delimiter
+        count = np.searchsorted(seps, ends) - before  # delimiters in each line
+        path, label = self._columns
+        wrong = count < max(path, label)
+        if self._width:
+            wrong |= count >= self._width
+        last = len(seps) - 1
+
+        def field(j: int) -> tuple[np.ndarray, np.ndarray]:
+            begin = starts if j == 0 else seps[np.minimum(before + j - 1, last)] + 1
+            end = np.where(count == j, ends, seps[np.minimum(before + j, last)])
+            return begin, end
+
+        return (*field(path), *field(label)), bad | (wrong & ~skip)
+
+    @staticmethod
+    def _split_txt(
+        arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, bad: np.ndarray, skip: np.ndarray
+    ) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+        """Path and label bounds split at the last space or tab of each line (bad if none)."""
+        gaps = np.concatenate(([-1], np.flatnonzero((arr == 32) | (arr == 9))))
+        gap = gaps[np.searchsorted(gaps, ends) - 1]
+        return (starts, gap, gap + 1, ends), bad | ((gap < starts) & ~skip)
+
+    def _first_unclean_label(self, labels: np.ndarray) -> int | None:
+        """Index of the first of the NUL-terminated ``labels`` that the exact reader would read
+        differently (white space to strip, or within a ``txt`` label), or None."""
+        texts = labels.tobytes().split(b"\x00")[:-1]
+        vocab = self._builder.vocab
+        for label in dict.fromkeys(texts):
+            if label in vocab:
+                continue
+            text = label.decode("utf-8")
+            if text != text.strip() or (self._delimiter is None and text.split() != [text]):
+                return texts.index(label)
+        return None
+
+    def _first_unsafe_line(self, data: bytes, arr: np.ndarray, newlines: np.ndarray) -> int:
+        """Index of the first line holding a byte only the exact reader handles, or the count."""
+        positions = [data.find(b"\x00")]
+        if self._delimiter is not None:
+            positions.append(data.find(b'"'))
+        if b"\r" in data:
+            returns = np.flatnonzero(arr == 13)
+            stray = returns[arr[returns + 1] != 10]  # the data ends with \n: returns + 1 exists
+            if len(stray):
+                positions.append(int(stray[0]))
+        if not data.isascii():
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as e:
+                positions.append(e.start)
+        found = [p for p in positions if p >= 0]
+        return int(np.searchsorted(newlines, min(found))) if found else len(newlines)
+
+
+def _gather(arr: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """The bytes ``arr[begin[i]:end[i]]`` for every i, back to back (spans ordered, disjoint)."""
+    bounds = np.empty(2 * len(begin) + 2, dtype=np.int64)
+    bounds[0], bounds[-1] = 0, len(arr)
+    bounds[1:-1:2], bounds[2:-1:2] = begin, end
+    keep = np.zeros(len(bounds) - 1, dtype=np.bool_)  # gap, span, gap, span, ..., gap
+    keep[1::2] = True
+    gathered: np.ndarray = arr[np.repeat(keep, np.diff(bounds))]
+    return gathered
 
 
 def _detect_format(source: str, first: str) -> str:
@@ -383,7 +598,15 @@ def _detect_format(source: str, first: str) -> str:
 
 
 class _Builder:
-    """Accumulates rows compactly: path bytes in one buffer, labels as codes of distinct strings."""
+    """Accumulates rows compactly: path bytes in one buffer, labels as codes of distinct texts.
+
+    Labels are kept as codes into ``vocab`` (UTF-8 label text -> code, in order of first
+    appearance) until :meth:`build` decides whether they are integers, numbers or class names.
+    When the block reader finds more than ``_MAX_CODES`` distinct labels (regression targets,
+    one per row), it switches to ``text``: every row's label, each followed by a NUL byte, in
+    one buffer, so that a million distinct labels are not a million Python objects. (Only for
+    csv, tsv and txt files, whose lines cannot hold a NUL byte.)
+    """
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -391,61 +614,157 @@ class _Builder:
         self.offsets = array("q", [0])
         self.codes = array("q")
         self.lines = array("q")
-        self.vocab: dict[str, int] = {}
+        self.vocab: dict[bytes, int] = {}
+        self.text: bytearray | None = None
 
     @property
     def count(self) -> int:
-        return len(self.codes)
+        return len(self.lines)
 
     def add(self, path: str, label: str, line: int) -> None:
         if not path:
             raise ManifestError(self.source, line, "empty path")
         if not label:
             raise ManifestError(self.source, line, f"row has no label (path {path!r})")
-        self.buffer += os.fsencode(path)
+        try:
+            self.buffer += os.fsencode(path)
+        except UnicodeEncodeError as e:  # a JSON "\ud800": no file can have that name
+            msg = f"path {path!r} is not a possible file name ({e.reason})"
+            raise ManifestError(self.source, line, msg) from None
         self.offsets.append(len(self.buffer))
-        code = self.vocab.get(label)
-        if code is None:
-            code = self.vocab[label] = len(self.vocab)
-        self.codes.append(code)
+        if self.text is not None:
+            self.text += _utf8(label) + b"\x00"
+        else:
+            self.codes.append(self.vocab.setdefault(_utf8(label), len(self.vocab)))
         self.lines.append(line)
 
-    def _check_range(
-        self, names: list[str], values: Sequence[float], low: float, high: float, kind: str
+    def add_rows(
+        self, paths: np.ndarray, lengths: np.ndarray, labels: np.ndarray, lines: np.ndarray
     ) -> None:
-        for code, value in enumerate(values):
-            if not low <= value <= high:
-                line = int(self.lines[self.codes.index(code)])
-                msg = f"label {names[code]} does not fit in {kind}"
-                raise ManifestError(self.source, line, msg)
+        """Append checked rows in bulk: the paths' bytes back to back and their lengths, the
+        labels' bytes each followed by a NUL byte, and the line numbers."""
+        if not len(lines):
+            return
+        ends = np.cumsum(lengths, dtype=np.int64) + len(self.buffer)
+        self.buffer += paths.tobytes()
+        self.offsets.frombytes(ends.tobytes())
+        self.lines.frombytes(lines.astype(np.int64).tobytes())
+        if self.text is not None:
+            self.text += labels.tobytes()
+            return
+        texts = labels.tobytes().split(b"\x00")[:-1]
+        vocab = self.vocab
+        for text in dict.fromkeys(texts):
+            vocab.setdefault(text, len(vocab))
+        codes = np.fromiter(map(vocab.__getitem__, texts), dtype=np.int64, count=len(texts))
+        self.codes.frombytes(codes.tobytes())
+        if len(vocab) > _MAX_CODES:
+            terminated = [name + b"\x00" for name in vocab]
+            self.text = bytearray(b"".join(map(terminated.__getitem__, self.codes)))
+            self.codes, self.vocab = array("q"), {}
 
     def build(self, root: str, fmt: str) -> Manifest:
-        names = list(self.vocab)
-        codes = np.frombuffer(self.codes, dtype=np.int64)
+        lines = np.frombuffer(self.lines, dtype=np.int64)
         classes: tuple[str, ...] | None = None
-        labels: np.ndarray
-        if all(_INT.fullmatch(n) for n in names):
-            values = [int(n) for n in names]
-            self._check_range(names, values, -(2**63), 2**63 - 1, "int64")
-            labels = np.array(values, dtype=np.int64)[codes]
-        elif all(_FLOAT.fullmatch(n) for n in names):
-            floats = [float(n) for n in names]
-            limit = float(np.finfo(np.float32).max)
-            self._check_range(names, floats, -limit, limit, "float32")
-            labels = np.array(floats, dtype=np.float32)[codes]
-        else:
-            classes = tuple(sorted(names))
-            rank = {name: i for i, name in enumerate(classes)}
-            labels = np.array([rank[n] for n in names], dtype=np.int64)[codes]
+        labels: np.ndarray | None = None
+        numbers = True  # whether the labels may still all be numbers
+        if self.text is not None:
+            text, self.text = bytes(self.text), None
+            labels = self._numbers(text, len(lines), lambda row: row)
+            if labels is None:  # many distinct class names: code them now
+                numbers = False
+                for texts in _split_labels(text):
+                    for name in dict.fromkeys(texts):
+                        self.vocab.setdefault(name, len(self.vocab))
+                    self.codes.extend(map(self.vocab.__getitem__, texts))
+                del text
+        if labels is None:
+            names = list(self.vocab)
+            self.vocab = {}
+            values = None
+            if numbers:
+                terminated = b"".join(name + b"\x00" for name in names)
+                values = self._numbers(terminated, len(names), self.codes.index)
+            if values is None:
+                # UTF-8 bytes sort in code point order, as the names would as str.
+                order = sorted(range(len(names)), key=names.__getitem__)
+                classes = tuple(names[i].decode("utf-8", "surrogatepass") for i in order)
+                values = np.empty(len(names), dtype=np.int64)
+                values[order] = np.arange(len(names))
+            labels = values[np.frombuffer(self.codes, dtype=np.int64)]
         table = PathTable(bytes(self.buffer), np.frombuffer(self.offsets, dtype=np.int64), root)
-        return Manifest(
-            table,
-            labels,
-            classes=classes,
-            lines=np.frombuffer(self.lines, dtype=np.int64),
-            source=self.source,
-            format=fmt,
-        )
+        return Manifest(table, labels, classes=classes, lines=lines, source=self.source, format=fmt)
+
+    def _numbers(
+        self, text: bytes, count: int, first_row: Callable[[int], int]
+    ) -> np.ndarray | None:
+        """The labels as int64 (all integers) or float32 (all numbers) values, else None.
+
+        ``text`` holds ``count`` labels, each followed by a NUL byte; ``first_row(i)`` is the
+        row where label ``i`` first appears (for the message when one does not fit its type).
+        """
+        if text.count(b"\x00") != count:
+            return None  # a label holds a NUL byte (JSON "\u0000"): not a number
+        # Restricted to these bytes, int() and float() accept exactly the label syntax of
+        # integers ([+-]?[0-9]+) and decimal numbers (no inf, nan, _ or white space).
+        if not text.translate(None, _INT_CHARS + b"\x00"):
+            ints = self._convert(text, first_row, "int64")
+            if ints is not None:
+                return ints
+        if not text.translate(None, _FLOAT_CHARS + b"\x00"):
+            return self._convert(text, first_row, "float32")
+        return None
+
+    def _convert(
+        self, text: bytes, first_row: Callable[[int], int], kind: str
+    ) -> np.ndarray | None:
+        parts: list[np.ndarray] = []
+        overflow: int | None = None  # the first label out of int64 range
+        try:
+            for texts in _split_labels(text):
+                if kind == "float32":
+                    parts.append(np.fromiter(map(float, texts), np.float64, count=len(texts)))
+                    continue
+                ints = list(map(int, texts))
+                try:
+                    parts.append(np.array(ints, dtype=np.int64))
+                except OverflowError:
+                    if overflow is None:
+                        low, high = -(2**63), 2**63 - 1
+                        done = sum(len(p) for p in parts)
+                        overflow = done + next(
+                            i for i, v in enumerate(ints) if not low <= v <= high
+                        )
+                    parts.append(np.zeros(len(ints), dtype=np.int64))
+        except ValueError:
+            return None  # a label that is not an int (or not a number)
+        values = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        if kind == "float32":
+            outside = ~(np.abs(values) <= float(np.finfo(np.float32).max))
+            if outside.any():
+                overflow = int(np.argmax(outside))
+            else:
+                values = values.astype(np.float32)
+        if overflow is not None:
+            name = text.split(b"\x00", overflow + 1)[overflow].decode("utf-8", "surrogatepass")
+            line = int(self.lines[first_row(overflow)])
+            raise ManifestError(self.source, line, f"label {name} does not fit in {kind}")
+        return values
+
+
+def _split_labels(text: bytes) -> Iterator[list[bytes]]:
+    """The NUL-terminated labels in ``text`` as lists of bytes, about a block at a time (never a
+    list of every label at once)."""
+    start = 0
+    while start < len(text):
+        end = text.index(b"\x00", min(start + _BLOCK_SIZE, len(text) - 1))
+        yield text[start:end].split(b"\x00")
+        start = end + 1
+
+
+def _utf8(text: str) -> bytes:
+    # surrogatepass: a JSON label may hold a lone surrogate ("\ud800"); it must survive as is.
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _find_column(header: list[str], wanted: str | int | None, known: tuple[str, ...]) -> int | None:
@@ -504,7 +823,13 @@ def _parse_delimited(
     width = 0  # fields in the first row of a file without a header
     named = isinstance(path_column, str) or isinstance(label_column, str)
     positional = isinstance(path_column, int) or isinstance(label_column, int)
+    blocks: _Blocks | None = None  # the fast reader, once the first row has fixed the columns
     while True:
+        if columns is not None and _FAST:
+            if blocks is None:
+                blocks = _Blocks(builder, delimiter=delimiter, columns=columns, width=width)
+            if not lines.pending and not blocks.run(lines):
+                return
         start = 0
         try:
             row = next(reader)
@@ -573,7 +898,13 @@ def _choose_columns(
 
 def _parse_txt(lines: _TextLines, builder: _Builder) -> None:
     first = True
-    for line in lines:
+    blocks = _Blocks(builder, delimiter=None, columns=(0, 1), width=0) if _FAST else None
+    while True:
+        if not first and blocks is not None and not lines.pending and not blocks.run(lines):
+            return
+        line = next(lines, None)
+        if line is None:
+            return
         if _skippable(line):
             continue
         parts = line.strip().rsplit(maxsplit=1)

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import imgbatch
+import imgbatch.manifest as manifest_module
 from imgbatch import ImgbatchError, Manifest, ManifestError, read_folder, read_manifest
 from imgbatch.manifest import PathTable
 
@@ -1086,3 +1088,183 @@ def test_labels_too_large_for_their_type_name_the_line(
     error = manifest_error(write_text(tmp_path / "big.txt", text))
     assert error.line == line
     assert f"does not fit in {kind}" in str(error)
+
+
+# ---------------------------------------------------------------------------------------------
+# The block reader: same rows, labels, errors and line numbers as the line-by-line reader
+
+Outcome = tuple[object, ...]
+
+
+def outcome(path: Path) -> Outcome:
+    """What reading ``path`` gives: the rows, or the error (type, line, reason)."""
+    try:
+        m = read_manifest(path)
+    except ManifestError as e:
+        return ("error", e.line, e.reason)
+    return ("ok", m.format, list(m.paths), m.labels.dtype.str, m.labels.tolist(), m.classes,
+            m.lines.tolist())  # fmt: skip
+
+
+def both_readers(
+    path: Path, *, block: int = 64, max_codes: int = 1 << 16
+) -> tuple[Outcome, Outcome]:
+    """``path`` read line by line, and with the block reader in blocks of ``block`` bytes."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(manifest_module, "_FAST", False)
+        exact = outcome(path)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(manifest_module, "_FAST", True)
+        mp.setattr(manifest_module, "_BLOCK_SIZE", block)
+        mp.setattr(manifest_module, "_MAX_CODES", max_codes)
+        fast = outcome(path)
+    return exact, fast
+
+
+def test_whitespace_table_is_what_str_isspace_accepts() -> None:
+    every = {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
+    assert set(manifest_module._WHITESPACE) == every
+
+
+PIECES = ["a", "x.jpg", "dir/", " ", "\t", ",", '"', "#", "\r", "\u3000", "\xa0", "é", "猫", "1",
+          "-", ".", "e", "\x1c", "\u2029", "\x85", "'", "ñ", "\n"]  # fmt: skip
+_piece_text = st.lists(st.sampled_from(PIECES), max_size=4).map("".join)
+
+
+@st.composite
+def messy_files(draw: st.DrawFn) -> tuple[str, bytes]:
+    """(format, file bytes): mostly plain rows, with the odd line that needs the exact reader."""
+    fmt = draw(st.sampled_from(["csv", "tsv", "txt"]))
+    sep = {"csv": ",", "tsv": "\t", "txt": " "}[fmt]
+    kind = draw(st.sampled_from(["names", "ints", "floats"]))
+    labels = {
+        "names": st.sampled_from(["cat", "dog", "big cat", "é", "猫", "café"]),
+        "ints": st.sampled_from(["1", "-2", "007", "+3", "99999999999999999999"]),
+        "floats": st.sampled_from(["1.5", "-2", ".5", "3e1", "5.", "1e300", "1e"]),
+    }[kind]
+    lines = ["path" + sep + "label"] if draw(st.booleans()) else []
+    for i in range(draw(st.integers(1, 40))):
+        special = draw(st.integers(0, 19))
+        if special == 0:
+            lines.append(draw(st.sampled_from(["", "   ", '# c, "q"', "  # c"])))
+            continue
+        path = f"d{i % 3}/img {i}.jpg" if special == 1 else f"d{i % 3}/img{i}.jpg"
+        label = draw(labels)
+        if special == 2:
+            path = draw(_piece_text) + path + draw(_piece_text)
+        elif special == 3:
+            label = draw(_piece_text) + label
+        elif special == 4 and fmt == "csv":
+            path = '"' + path.replace("x", '""') + draw(st.sampled_from(["", ",", "\n"])) + '"'
+        lines.append(path + sep + label)
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    text = newline.join(lines) + draw(st.sampled_from([newline, ""]))
+    data = text.encode("utf-8")
+    if draw(st.integers(0, 30)) == 0:
+        data += b"bad\xff.jpg" + sep.encode() + b"x\n"
+    return fmt, data
+
+
+@given(messy=messy_files(), block=st.sampled_from([1, 7, 64, 4096]),
+       max_codes=st.sampled_from([0, 2, 1 << 16]))  # fmt: skip
+@settings(max_examples=300, deadline=None)
+def test_block_reader_matches_the_line_reader(
+    messy: tuple[str, bytes], block: int, max_codes: int
+) -> None:
+    fmt, data = messy
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"labels.{fmt}"
+        path.write_bytes(data)
+        exact, fast = both_readers(path, block=block, max_codes=max_codes)
+    assert fast == exact
+
+
+def test_block_reader_across_blocks_and_special_lines(tmp_path: Path) -> None:
+    lines = ["path,label"] + [f"train/c{i % 7}/img_{i:05d}.jpg,c{i % 7}" for i in range(3000)]
+    lines[500] = '"quoted, path.jpg",c1'
+    lines[900] = '# a comment, with "quotes"'
+    lines[901] = ""
+    lines[1500] = "  spaced.jpg , c2 "
+    lines[2000] = "ñandú/猫.jpg,café"
+    path = write_text(tmp_path / "labels.csv", "\r\n".join(lines))  # CRLF, no final newline
+    exact, fast = both_readers(path, block=4096)
+    assert fast == exact
+    m = read_manifest(path)
+    assert len(m) == 2998  # 3000 rows, two of them made a comment and a blank line
+    assert m.lines[-1] == 3001
+    assert relative(m, tmp_path)[499] == "quoted, path.jpg"
+    assert relative(m, tmp_path)[1497] == "spaced.jpg"
+    assert m.classes is not None and "café" in m.classes
+
+
+@pytest.mark.parametrize(
+    ("bad", "line", "reason"),
+    [
+        ("img_x.jpg", 2345, "no label"),
+        ("img_x.jpg,a,b", 2345, "row has 3 fields but the first row has 2"),
+        (',c1', 2345, "empty path"),
+        ('"open.jpg,c1', 2345, "malformed row"),
+    ],
+)  # fmt: skip
+def test_block_reader_errors_name_the_line(
+    tmp_path: Path, bad: str, line: int, reason: str
+) -> None:
+    lines = [f"train/img_{i:05d}.jpg,c{i % 3}" for i in range(4000)]
+    lines[line - 1] = bad
+    path = write_text(tmp_path / "labels.csv", "\n".join(lines) + "\n")
+    exact, fast = both_readers(path, block=1 << 19)
+    assert fast == exact
+    err = manifest_error(path)
+    assert err.line == line
+    assert reason in err.reason
+
+
+def test_many_distinct_numeric_labels(tmp_path: Path) -> None:
+    rows = [(f"img/{i:06d}.jpg", f"{(i * 7919) % 100003 / 7:.4f}") for i in range(5000)]
+    path = write_text(tmp_path / "y.csv", render("csv", rows))
+    exact, fast = both_readers(path, block=4096, max_codes=100)  # labels kept as text
+    assert fast == exact
+    m = read_manifest(path)
+    assert m.labels.dtype == np.float32
+    assert m.classes is None
+    assert np.allclose(m.labels, [float(lab) for _, lab in rows])
+    # One label that is not a number turns them all into class names, in sorted order.
+    path = write_text(tmp_path / "y.csv", render("csv", [*rows, ("last.jpg", "cat")]))
+    exact, fast = both_readers(path, block=4096, max_codes=100)
+    assert fast == exact
+    assert fast[5] == tuple(sorted({lab for _, lab in rows} | {"cat"}))
+    # An integer too large for int64 is reported at its first line, labels kept as text or not.
+    big = [(f"img/{i}.jpg", str(i)) for i in range(3000)] + [("big.jpg", "9" * 20)] * 2
+    path = write_text(tmp_path / "y.csv", render("csv", big))
+    for max_codes in (100, 1 << 16):
+        exact, fast = both_readers(path, block=4096, max_codes=max_codes)
+        assert fast == exact == ("error", 3001, f"label {'9' * 20} does not fit in int64")
+
+
+@pytest.mark.parametrize("labels", ["names", "floats"])
+def test_no_python_object_per_row_is_kept(tmp_path: Path, labels: str) -> None:
+    n = 100_000
+    rows = [
+        f"train/n{i % 1000:08d}/img_{i}.JPEG," + (f"n{i % 1000:08d}" if labels == "names"
+                                                  else f"{i / 7:.5f}")
+        for i in range(n)
+    ]  # fmt: skip
+    path = write_text(tmp_path / "labels.csv", "path,label\n" + "\n".join(rows) + "\n")
+    del rows
+    before = sys.getallocatedblocks()
+    m = read_manifest(path)
+    kept = sys.getallocatedblocks() - before
+    assert len(m) == n
+    assert kept < n // 20, f"{kept} Python allocations kept for {n} rows"
+
+
+def test_jsonl_path_with_a_lone_surrogate(tmp_path: Path) -> None:
+    # "\udcff" is how Python spells the undecodable file-name byte 0xff: a possible name.
+    text = '{"path": "ok.jpg", "label": 1}\n{"path": "\\udcff.jpg", "label": 1}\n'
+    m = read_manifest(write_text(tmp_path / "labels.jsonl", text))
+    assert os.fsencode(m.paths[1]) == os.fsencode(str(tmp_path)) + b"/\xff.jpg"
+    # "\ud800" is not: no file can have that name.
+    text += '{"path": "\\ud800.jpg", "label": 1}\n'
+    err = manifest_error(write_text(tmp_path / "labels.jsonl", text))
+    assert err.line == 3
+    assert "not a possible file name" in err.reason
