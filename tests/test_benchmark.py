@@ -19,7 +19,7 @@ import imgbatch.benchmark as bench
 from imgbatch.benchmark import BenchConfig, Measurement, is_flat, lazy_budget_mb
 from imgbatch.cli import main
 
-from .helpers import make_dataset
+from .helpers import make_dataset, require
 
 COLORS = {"red": (255, 0, 0), "blue": (0, 0, 255)}
 TINY = ["--size", "32", "--batch-size", "4", "--workers", "1", "--prefetch", "1"]
@@ -263,7 +263,7 @@ def test_plot_without_matplotlib_says_how_to_install_it(
 def test_plot_with_matplotlib(
     labels: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytest.importorskip("matplotlib")
+    require("matplotlib")
     monkeypatch.setattr(bench, "_measure", fake_measure(lambda n: 55.0))
     png = tmp_path / "m.png"
     assert run([str(labels), "--sizes", "10,20", *TINY, "--plot", str(png)]) == 0
