@@ -27,7 +27,10 @@ __all__ = [
     "Decoder",
     "check_size",
     "decode_bytes",
+    "jpeg_size",
+    "path_error",
     "read_bytes",
+    "reduction",
 ]
 
 FITS = ("stretch", "crop", "pad")
@@ -71,6 +74,21 @@ _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
 
 
+def path_error(path: str | os.PathLike[str], error: OSError | ValueError) -> ImageReadError:
+    """The :class:`ImageReadError` for a file that could not be opened (or stat'ed)."""
+    if isinstance(error, FileNotFoundError):
+        reason = "no such file"
+    elif isinstance(error, IsADirectoryError):
+        reason = "not a file (a folder)"
+    elif isinstance(error, PermissionError):
+        reason = "permission denied"
+    elif isinstance(error, OSError):
+        reason = f"cannot open: {error.strerror or error}"
+    else:  # a NUL character, or a lone surrogate: no file has that name
+        reason = f"not a valid file name ({error})"
+    return ImageReadError(path, reason)
+
+
 def read_bytes(path: str | os.PathLike[str]) -> bytes:
     """The file's bytes, or an :class:`ImageReadError` saying why not.
 
@@ -80,16 +98,8 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
     try:
         # O_NONBLOCK: opening a FIFO by mistake must not block a worker forever.
         fd = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY)
-    except FileNotFoundError:
-        raise ImageReadError(path, "no such file") from None
-    except IsADirectoryError:
-        raise ImageReadError(path, "not a file (a folder)") from None
-    except PermissionError:
-        raise ImageReadError(path, "permission denied") from None
-    except OSError as e:
-        raise ImageReadError(path, f"cannot open: {e.strerror or e}") from None
-    except ValueError as e:  # a NUL character, or a lone surrogate: no file has that name
-        raise ImageReadError(path, f"not a valid file name ({e})") from None
+    except (OSError, ValueError) as e:
+        raise path_error(path, e) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):  # on Linux a folder opens fine: refuse it here

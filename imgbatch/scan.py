@@ -38,7 +38,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .decode import _sniff, _why_not, decode_bytes, read_bytes
+from .decode import _sniff, _why_not, decode_bytes, path_error, read_bytes
 from .errors import ImageReadError, ImgbatchError
 from .loader import LabelSource, _as_manifest, _default_workers, _positive_int, _tqdm
 from .manifest import _EXTENSION_FORMATS, MANIFEST_FORMATS, Manifest, read_manifest
@@ -440,14 +440,8 @@ def _check_quick(path: str) -> tuple[int, int] | None:
     """Check the file's presence, size and header only: ``(height, width)``, or None if unknown."""
     try:
         info = os.stat(path)
-    except FileNotFoundError:
-        raise ImageReadError(path, "no such file") from None
-    except PermissionError:
-        raise ImageReadError(path, "permission denied") from None
-    except OSError as e:
-        raise ImageReadError(path, f"cannot open: {e.strerror or e}") from None
-    except ValueError as e:  # a NUL character, or a lone surrogate: no file has that name
-        raise ImageReadError(path, f"not a valid file name ({e})") from None
+    except (OSError, ValueError) as e:
+        raise path_error(path, e) from None
     if not stat.S_ISREG(info.st_mode):  # never open a FIFO: it would block
         kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
         raise ImageReadError(path, f"not a file ({kind})")
