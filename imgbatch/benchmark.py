@@ -38,6 +38,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .cli import _size as _size_text
+from .decode import check_size
+from .loader import _default_workers
+
 __all__ = [
     "DEFAULT_SIZES",
     "MODES",
@@ -536,15 +540,11 @@ def write_plot(report: MemoryReport, path: str) -> bool:
 
 
 def _size(text: str) -> tuple[int, int]:
+    """``224`` or ``224x160``, as ``(height, width)``."""
     try:
-        if "x" in text.lower():
-            height, width = (int(t) for t in text.lower().split("x"))
-        else:
-            height = width = int(text)
-    except ValueError:
-        msg = f"size must be N or HxW, got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
-    return height, width
+        return check_size(_size_text(text))
+    except ValueError as e:  # argparse would print only "invalid _size value"
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -556,13 +556,6 @@ def _sizes(text: str) -> tuple[int, ...]:
         msg = f"sizes must be comma-separated positive row counts such as 500,1000, got {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return sizes
-
-
-def _default_workers() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _add_memory_options(p: argparse.ArgumentParser) -> None:
