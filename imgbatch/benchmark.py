@@ -38,8 +38,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .cli import _peak_rss_mb as _cli_peak_rss_mb
 from .cli import _size as _size_text
 from .decode import check_size
+from .errors import ImgbatchError
 from .loader import _default_workers
 
 __all__ = [
@@ -184,10 +186,11 @@ def is_flat(smallest_mb: float, largest_mb: float) -> bool:
 
 
 def _peak_rss_mb() -> float:
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / MB if sys.platform == "darwin" else peak / 1024  # bytes on macOS, else KiB
+    peak = _cli_peak_rss_mb()
+    if peak is None:
+        msg = "bench memory needs the resource module (a POSIX system) to read peak memory"
+        raise ImgbatchError(msg)
+    return peak
 
 
 def _child(mode: str, config: BenchConfig, rows: int) -> Measurement:
