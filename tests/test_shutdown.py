@@ -192,13 +192,23 @@ def test_stopping_does_not_wait_for_the_prefetched_work(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # 4 batches of 16 prefetched at 0.05 s an image on 2 threads is 1.6 s of work; stopping
-    # cancels what has not started and waits only for the chunks under way (4 images each).
-    monkeypatch.setattr(imgbatch.decode, "decode_bytes", slow_decode(0.05))
+    # cancels what has not started, and a task under way (8 images) ends after its current
+    # image: no decode starts once close() has begun, but for one per worker that was racing it.
+    starts: list[float] = []
+    slow = slow_decode(0.05)
+
+    def counted(*args: Any, **options: Any) -> np.ndarray:
+        starts.append(time.perf_counter())
+        return slow(*args, **options)
+
+    monkeypatch.setattr(imgbatch.decode, "decode_bytes", counted)
     loader = loader_for(make_set(tmp_path, 96), batch_size=16, workers=2, prefetch=4)
     stream = iter(loader)
     next(stream)
+    time.sleep(0.12)  # the workers are inside the next batches' tasks
     started = time.perf_counter()
     stream.close()  # type: ignore[attr-defined]
+    assert sum(t >= started for t in starts) <= 2
     assert time.perf_counter() - started < 0.8
     assert_threads_gone()
 
