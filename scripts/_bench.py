@@ -5,7 +5,8 @@
 - ``survey_files``: read every file once (so timed runs do not measure the disk) and measure them;
 - ``run_json``: run a command in a fresh process and parse the one JSON line it prints;
 - ``peak_rss_mb``: peak resident memory of this process and of its largest reaped child;
-- ``text_table`` / ``markdown_table``: aligned tables of already formatted cells.
+- ``text_table`` / ``markdown_table``: aligned tables of already formatted cells;
+- ``Progress``: a tqdm bar without tqdm's monitor thread.
 
 Example:
     >>> print(text_table(["case", "images/s"], [["a", "1,234"]], align="lr"))
@@ -29,6 +30,15 @@ from pathlib import Path
 from typing import Any
 
 import PIL.Image
+from tqdm import tqdm
+
+
+class Progress(tqdm):  # type: ignore[misc]
+    """A tqdm bar that starts no monitor thread (the scripts also run inside the test suite,
+    which fails a test that leaves a thread behind)."""
+
+    monitor_interval = 0
+
 
 # Distribution names to report, with the label they get; the first installed one of a group wins.
 VERSIONED = (

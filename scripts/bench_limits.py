@@ -40,8 +40,7 @@ from typing import Any
 
 import cv2
 import numpy as np
-from _bench import describe_machine, machine_info, markdown_table, run_json, text_table
-from tqdm import tqdm
+from _bench import Progress, describe_machine, machine_info, markdown_table, run_json, text_table
 
 import imgbatch
 from imgbatch.decode import Decoder, jpeg_size, reduction
@@ -221,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     single_thread(partial(_rate, main_job, blobs[: len(warm)]))
     loader_rate(warm, args.size, args.batch_size)
     steps = args.repeats * (len(jobs) + 3)
-    with tqdm(total=steps, desc="bench_limits", unit="run", leave=False) as bar:
+    with Progress(total=steps, desc="bench_limits", unit="run", leave=False) as bar:
         for _ in range(args.repeats):
             for name, (job, _) in jobs.items():
                 if applies[name]:

@@ -15,11 +15,13 @@ Cases (the framework ones run only when the framework is installed):
   ``num_parallel_calls=AUTOTUNE``, ``batch``, ``prefetch(AUTOTUNE)``.
 
 Every file is read once first (untimed) so that the page cache is warm. Then each case runs one
-epoch in a fresh Python process (this script again, with ``--run-case``), ``--repeats`` times,
-interleaved (A B C, A B C, ...) so that the machine's noise hits every case alike. The epoch time
-runs from the start of iteration (worker start-up included) to the last batch; loading the
-framework and building the loader are left out. The table shows medians; ``imgbatch-w2 / case``
-is how many times faster imgbatch with 2 workers was. Peak RSS is ``ru_maxrss`` of the case's
+epoch in a fresh Python process (this script again, with ``--run-case``), ``--repeats`` rounds.
+In each round every other case runs between two runs of ``imgbatch-w2`` (R A R B R C R ...), and
+``imgbatch-w2 / case`` is the median over rounds of (mean of the two R runs around it) / (the
+case): a ratio of runs seconds apart, which the machine's drift from minute to minute (10-20%
+here) mostly cancels out of. The epoch time runs from the start of iteration (worker start-up
+included) to the last batch; loading the framework and building the loader are left out. The
+other columns are medians of each case's runs. Peak RSS is ``ru_maxrss`` of the case's
 process; ``worker`` is the largest peak among its DataLoader worker processes (``RUSAGE_CHILDREN``),
 which counts the pages a forked worker shares with the main process, so main + 2 x worker
 overstates what the case really holds.
@@ -52,7 +54,6 @@ from typing import Any
 import _bench
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 import imgbatch
 
@@ -345,18 +346,36 @@ RIGHT = {"images/s", "range", f"{REFERENCE} / case", "first batch s", "epoch s",
          "worker MB", "first batch (s)", "peak RSS (MB)", "worker RSS (MB)"}  # fmt: skip
 
 
-def cells(name: str, result: dict[str, Any], ref: dict[str, Any] | None) -> dict[str, str]:
+def bracketed_ratios(sequence: list[tuple[str, float | None]]) -> dict[str, float]:
+    """``{case: mean(R before, R after) / case}`` for one round's runs in order (R = the
+    reference); a run that failed (None) gives no ratio."""
+    ratios = {}
+    for k in range(1, len(sequence) - 1):
+        name, rate = sequence[k]
+        before, after = sequence[k - 1][1], sequence[k + 1][1]
+        if name != REFERENCE and rate and before and after:
+            ratios[name] = (before + after) / 2 / rate
+    return ratios
+
+
+def cells(name: str, result: dict[str, Any]) -> dict[str, str]:
     """A case's formatted medians, by column name (both tables pick from these)."""
     med = result.get("median")
     if med is None:
         return {"case": name, "images/s": "failed"}
+    if name == REFERENCE:
+        ratio = "1.00x"
+    elif result.get("ratios"):
+        ratio = f"{statistics.median(result['ratios']):.2f}x"
+    else:  # the reference did not run: no ratio
+        ratio = "-"
     worker = f"{med['children_rss_mb']:,.0f}" if CASES[name].processes else "-"
     first = f"{med['first_batch_s']:.3f}"
     return {
         "case": name,
         "images/s": f"{med['images_per_s']:,.0f}",
         "range": f"{med['images_per_s_min']:,.0f}-{med['images_per_s_max']:,.0f}",
-        f"{REFERENCE} / case": f"{ref['images_per_s'] / med['images_per_s']:.2f}x" if ref else "-",
+        f"{REFERENCE} / case": ratio,
         "first batch s": first,
         "first batch (s)": first,
         "epoch s": f"{med['epoch_s']:.2f}",
@@ -371,10 +390,9 @@ def cells(name: str, result: dict[str, Any], ref: dict[str, Any] | None) -> dict
 def render(results: dict[str, dict[str, Any]], *, markdown: bool) -> str:
     """The table of medians, as aligned text or as Markdown."""
     columns = MARKDOWN_COLUMNS if markdown else TEXT_COLUMNS
-    ref = results.get(REFERENCE, {}).get("median")
     rows = []
     for name, result in results.items():
-        row = cells(name, result, ref)
+        row = cells(name, result)
         if markdown:
             row["case"] = f"`{name}`"
         rows.append([row.get(c, "-") for c in columns])
@@ -446,27 +464,41 @@ def main(argv: list[str] | None = None) -> int:
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in cases}
     errors: dict[str, list[str]] = {name: [] for name in cases}
-    plan = [(r, name) for r in range(args.repeats) for name in cases]  # interleaved
-    with tqdm(plan, unit="run", desc="bench", dynamic_ncols=True) as bar:
+    ratios: dict[str, list[float]] = {name: [] for name in cases}
+    order = list(cases)
+    if REFERENCE in cases:  # R A R B R ...: every other case between two reference runs
+        order = [REFERENCE]
+        for name in cases:
+            order += [name, REFERENCE] if name != REFERENCE else []
+    plan = [(r, name) for r in range(args.repeats) for name in order]
+    sequence: list[tuple[str, float | None]] = []  # this round's runs in order
+    with _bench.Progress(plan, unit="run", desc="bench", dynamic_ncols=True) as bar:
         for r, name in bar:
             bar.set_postfix_str(f"{name} #{r + 1}")
+            rate = None
             try:
-                runs[name].append(
-                    _bench.run_json([*child, "--run-case", name], timeout=args.timeout, env=env)
-                )
+                run = _bench.run_json([*child, "--run-case", name], timeout=args.timeout, env=env)
+                runs[name].append({**run, "round": r})
+                rate = run["images_per_s"]
             except RuntimeError as e:
                 errors[name].append(str(e))
                 bar.write(f"{name} run {r + 1} failed: {e}")
+            sequence.append((name, rate))
+            if len(sequence) == len(order):  # the round is over
+                for case, ratio in bracketed_ratios(sequence).items():
+                    ratios[case].append(ratio)
+                sequence = []
 
     results: dict[str, dict[str, Any]] = {}
     for name in cases:
-        results[name] = {"runs": runs[name], "errors": errors[name]}
+        results[name] = {"runs": runs[name], "errors": errors[name], "ratios": ratios[name]}
         if runs[name]:
             results[name]["median"] = summarise(runs[name])
     print()
     print(render(results, markdown=False))
     print(
-        f"\n{REFERENCE} / case: how many times faster imgbatch with 2 workers was. RSS: peak of "
+        f"\n{REFERENCE} / case: how many times faster imgbatch with 2 workers was (median over "
+        "rounds of the ratio to the mean of the two imgbatch-w2 runs around it). RSS: peak of "
         "the case's process (ru_maxrss); worker: the largest DataLoader worker's peak, pages "
         "shared with the main process by fork included, so main + 2 x worker overstates it."
     )

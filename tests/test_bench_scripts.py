@@ -1,0 +1,63 @@
+"""The benchmark scripts in ``scripts/`` run end to end, and their arithmetic is right.
+
+They run on a few images of ``sample_data/`` with one repeat: the figures mean nothing here and
+no test asserts a time; what is checked is that every case ran, and what the reports hold.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+LABELS = SCRIPTS.parent / "sample_data" / "labels.csv"
+sys.path.insert(0, str(SCRIPTS))
+
+import bench_limits  # noqa: E402
+import bench_throughput  # noqa: E402
+
+R = bench_throughput.REFERENCE
+
+
+def test_each_case_is_set_against_the_reference_runs_on_either_side() -> None:
+    sequence = [(R, 100.0), ("a", 50.0), (R, 120.0), ("b", 10.0), (R, None), ("c", 5.0), (R, 80.0)]
+    # a: (100 + 120) / 2 / 50; b and c each lost a neighbouring reference run, so no ratio.
+    assert bench_throughput.bracketed_ratios(sequence) == {"a": pytest.approx(2.2)}
+    assert bench_throughput.bracketed_ratios([(R, 90.0), ("a", None), (R, 90.0)]) == {}
+
+
+@pytest.mark.slow
+def test_bench_throughput_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "throughput.json"
+    argv = ["--labels", str(LABELS), "--limit", "8", "--repeats", "2"]
+    argv += ["--cases", f"handwritten,{R}", "--batch-size", "4", "--json-out", str(out)]
+    assert bench_throughput.main(argv) == 0
+    text = capsys.readouterr().out
+    report = json.loads(out.read_text(encoding="utf-8"))
+    cases = report["cases"]
+    # R H R per round: 2 rounds give 4 reference runs, 2 handwritten runs and 2 ratios.
+    assert [len(cases[R]["runs"]), len(cases["handwritten"]["runs"])] == [4, 2]
+    assert len(cases["handwritten"]["ratios"]) == 2
+    assert all(run["images"] == 8 for case in cases.values() for run in case["runs"])
+    ref_row = next(line for line in text.splitlines() if line.startswith(R))
+    assert "1.00x" in ref_row
+    assert "HWC float32 RGB" in ref_row
+
+
+@pytest.mark.slow
+def test_bench_limits_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "limits.json"
+    argv = ["--labels", str(LABELS), "--limit", "8", "--repeats", "1", "--json-out", str(out)]
+    assert bench_limits.main(argv) == 0
+    text = capsys.readouterr().out
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["files"] == 8
+    assert len(report["loader"]) == len(report["loader_fresh_process"]) == 1
+    assert report["loader_paired_fraction"] > 0
+    mean_db, worst_db = report["quality"]["imgbatch default"]
+    assert mean_db >= worst_db > 0
+    assert "limit: single-thread job x cores" in text
+    assert "imgbatch default" in text
