@@ -125,7 +125,7 @@ class _Output:
         return np.empty((n, *self.shape(size)), dtype=self.dtype)
 
     def write(self, image: np.ndarray, out: np.ndarray) -> None:
-        """Write one (H, W, C) uint8 image into ``out``, converting in a single pass."""
+        """Write one (H, W, C) uint8 image into ``out``: converted, scaled, mean-subtracted."""
         src = image.transpose(2, 0, 1) if self.layout == "chw" else image
         if self.dtype == "uint8":
             np.copyto(out, src)
@@ -337,7 +337,7 @@ class Loader:
         self.manifest = _as_manifest(labels)
         self._sampler = _Sampler(self.manifest, decoder, output)
         # One decode task per worker per batch: smaller tasks cost more CPU per image (chunks
-        # of batch_size / (2 x workers) took 5-10% more, measured by scripts/bench_limits.py).
+        # of batch_size / (2 x workers) took 5-10% more in paired in-process rounds).
         self._chunk = -(-self.batch_size // self.workers)
         #: The epoch the next ``for`` runs (it advances when an epoch starts).
         self.epoch = 0

@@ -17,7 +17,7 @@ What it measures, on the same files (bytes read into memory first, so no disk is
    decode, area resize in float32), which must be at least 38 dB.
 
 Every figure is the median of ``--repeats`` rounds (5 by default), each round running every case
-once, after one warm-up round.
+once, after a short warm-up (the default job and a loader epoch on a few batches).
 
 Usage:
     python scripts/make_bench_data.py
