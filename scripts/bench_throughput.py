@@ -352,8 +352,8 @@ def bracketed_ratios(sequence: list[tuple[str, float | None]]) -> dict[str, floa
     ratios = {}
     for k in range(1, len(sequence) - 1):
         name, rate = sequence[k]
-        before, after = sequence[k - 1][1], sequence[k + 1][1]
-        if name != REFERENCE and rate and before and after:
+        (left, before), (right, after) = sequence[k - 1], sequence[k + 1]
+        if left == right == REFERENCE != name and rate and before and after:
             ratios[name] = (before + after) / 2 / rate
     return ratios
 

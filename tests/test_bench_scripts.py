@@ -27,6 +27,8 @@ def test_each_case_is_set_against_the_reference_runs_on_either_side() -> None:
     # a: (100 + 120) / 2 / 50; b and c each lost a neighbouring reference run, so no ratio.
     assert bench_throughput.bracketed_ratios(sequence) == {"a": pytest.approx(2.2)}
     assert bench_throughput.bracketed_ratios([(R, 90.0), ("a", None), (R, 90.0)]) == {}
+    # Without the reference among the cases, neighbours are other cases: no ratio at all.
+    assert bench_throughput.bracketed_ratios([("a", 1.0), ("b", 2.0), ("c", 3.0)]) == {}
 
 
 @pytest.mark.slow
