@@ -2,7 +2,9 @@
 
 - ``machine_info``: cores, CPU model, memory and library versions, without importing the heavy
   frameworks (versions come from package metadata);
-- ``survey_files``: read every file once (so timed runs do not measure the disk) and measure them;
+- ``survey_files``: measure the files (count, bytes, mean size);
+- ``warm_page_cache`` / ``evict_page_cache``: make the next run find the files in the page
+  cache, or not;
 - ``run_json``: run a command in a fresh process and parse the one JSON line it prints;
 - ``peak_rss_mb``: peak resident memory of this process and of its largest reaped child;
 - ``text_table`` / ``markdown_table``: aligned tables of already formatted cells;
@@ -23,6 +25,7 @@ import os
 import platform
 import resource
 import subprocess
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
@@ -130,7 +133,7 @@ class Survey:
 
 
 def survey_files(paths: Iterable[str]) -> Survey:
-    """Read every file once, so timed runs find it in the page cache, and measure the set.
+    """Count the files and their bytes, and measure their mean width and height.
 
     Dimensions come from the image header (Pillow parses only that); unreadable headers count
     as 0 x 0 rather than stopping the benchmark, whose own runs will name the file.
@@ -149,6 +152,38 @@ def survey_files(paths: Iterable[str]) -> Survey:
             pass
     n = max(files, 1)
     return Survey(files, nbytes, width / n, height / n)
+
+
+def warm_page_cache(paths: Iterable[str]) -> float:
+    """Read every file (into one reused buffer) so that a run starting now finds it in the page
+    cache; return the seconds it took (long when the files had to come from disk).
+
+    Call it right before each timed run, not once at the start: on the machine the README's
+    figures come from, the kernel pages out file data unused for about 30 s (DAMON reclaim).
+    """
+    buffer = memoryview(bytearray(1 << 20))
+    start = time.perf_counter()
+    for path in paths:
+        with open(path, "rb", buffering=0) as f:
+            while f.readinto(buffer):
+                pass
+    return time.perf_counter() - start
+
+
+def evict_page_cache(paths: Iterable[str]) -> None:
+    """Drop the files' cached pages (``POSIX_FADV_DONTNEED``), so the next run reads from disk.
+
+    The files themselves are not touched. Linux only; elsewhere this raises OSError.
+    """
+    if not hasattr(os, "posix_fadvise"):
+        msg = "evicting files from the page cache needs os.posix_fadvise (Linux)"
+        raise OSError(msg)
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
 
 
 def peak_rss_mb() -> tuple[float, float]:

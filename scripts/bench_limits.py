@@ -12,8 +12,12 @@ What it measures, on the same files (bytes read into memory first, so no disk is
 3. ``imgbatch.Loader`` with ``workers = cores`` (its defaults), reading the files: one epoch in
    this process right after each single-thread run, so each round gives a paired ratio that
    the machine's drift from minute to minute cancels out of (the headline figure is the median
-   of those ratios); and one epoch in a fresh process, whose time includes starting up.
-4. Quality: mean (and worst) PSNR of imgbatch's default output against the reference (full-size
+   of those ratios); and one epoch in a fresh process, whose time includes starting up. The
+   files are read (untimed) right before each of these, so the page cache is warm.
+4. The same loader epoch with the files evicted from the page cache first
+   (``POSIX_FADV_DONTNEED``; the files are not touched), with the loader's read-ahead on (its
+   default) and off: what reading from disk costs, and what asking for files early wins back.
+5. Quality: mean (and worst) PSNR of imgbatch's default output against the reference (full-size
    decode, area resize in float32), which must be at least 38 dB.
 
 Every figure is the median of ``--repeats`` rounds (5 by default), each round running every case
@@ -40,9 +44,19 @@ from typing import Any
 
 import cv2
 import numpy as np
-from _bench import Progress, describe_machine, machine_info, markdown_table, run_json, text_table
+from _bench import (
+    Progress,
+    describe_machine,
+    evict_page_cache,
+    machine_info,
+    markdown_table,
+    run_json,
+    text_table,
+    warm_page_cache,
+)
 
 import imgbatch
+import imgbatch.loader
 from imgbatch.decode import Decoder, jpeg_size, reduction
 from imgbatch.loader import _Output
 
@@ -163,9 +177,33 @@ def quality(blobs: list[bytes], size: int) -> dict[str, tuple[float, float]]:
     return {k: (statistics.fmean(v), min(v)) for k, v in scores.items()}
 
 
-def loader_rate(m: imgbatch.Manifest, size: int, batch_size: int) -> float:
-    """Images/s of one epoch of imgbatch.Loader with its defaults (workers = cores)."""
+def loader_rate(
+    m: imgbatch.Manifest,
+    size: int,
+    batch_size: int,
+    *,
+    cache: str = "warm",
+    read_ahead: bool = True,
+) -> float:
+    """Images/s of one epoch of imgbatch.Loader with its defaults (workers = cores).
+
+    ``cache``: ``"warm"`` reads every file first, ``"cold"`` evicts them from the page cache.
+    ``read_ahead=False`` turns the loader's read-ahead off for this epoch.
+    """
+    if cache == "warm":
+        warm_page_cache(m.paths)
+    else:
+        evict_page_cache(m.paths)
     loader = imgbatch.Loader(m, batch_size=batch_size, size=size, shuffle=False)
+    ahead = imgbatch.loader.READ_AHEAD
+    imgbatch.loader.READ_AHEAD = ahead if read_ahead else 0
+    try:
+        return _epoch_rate(loader)
+    finally:
+        imgbatch.loader.READ_AHEAD = ahead
+
+
+def _epoch_rate(loader: imgbatch.Loader) -> float:
     start = time.perf_counter()
     images = 0
     for x, _ in loader:
@@ -207,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parallel: list[float] = []
     loader: list[float] = []  # in this process, each right after the single-thread job
     fresh: list[float] = []  # in a fresh process
+    cold: dict[bool, list[float]] = {True: [], False: []}  # read-ahead on / off
     main_job = jobs["imgbatch: decode+resize+scale"][0]
 
     def single_thread(rate: Callable[[], float]) -> float:
@@ -219,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     warm = m.subset(np.arange(min(len(m), 8 * args.batch_size)))
     single_thread(partial(_rate, main_job, blobs[: len(warm)]))
     loader_rate(warm, args.size, args.batch_size)
-    steps = args.repeats * (len(jobs) + 3)
+    steps = args.repeats * (len(jobs) + 5)
     with Progress(total=steps, desc="bench_limits", unit="run", leave=False) as bar:
         for _ in range(args.repeats):
             for name, (job, _) in jobs.items():
@@ -233,11 +272,16 @@ def main(argv: list[str] | None = None) -> int:
             bar.update()
             fresh.append(run_json(loader_cmd, timeout=1800)["images_per_s"])
             bar.update()
+            for ahead in (True, False) if len(fresh) % 2 else (False, True):
+                rate = loader_rate(m, args.size, args.batch_size, cache="cold", read_ahead=ahead)
+                cold[ahead].append(rate)
+                bar.update()
 
     singles = rates["imgbatch: decode+resize+scale"]
     single = statistics.median(singles)
     limit, measured = single * cores, statistics.median(parallel)
     ours, ours_fresh = statistics.median(loader), statistics.median(fresh)
+    cold_on, cold_off = statistics.median(cold[True]), statistics.median(cold[False])
     paired = statistics.median(lo / (s * cores) for lo, s in zip(loader, singles, strict=True))
     print(f"{args.labels}: {len(blobs):,} files, {args.size}x{args.size} float32 RGB")
     print(describe_machine(machine_info()))
@@ -255,6 +299,10 @@ def main(argv: list[str] | None = None) -> int:
         ["  paired with its round's limit (median ratio)", "", "", f"{paired:.2f}"],
         ["  in a fresh process (start-up included)", f"{cores}", f"{ours_fresh:,.0f}",
          f"{ours_fresh / limit:.2f}"],
+        ["  files not in the page cache", f"{cores}", f"{cold_on:,.0f}",
+         f"{cold_on / limit:.2f}"],
+        ["  files not in the page cache, read-ahead off", f"{cores}", f"{cold_off:,.0f}",
+         f"{cold_off / limit:.2f}"],
     ]  # fmt: skip
     scores = quality(blobs, args.size)
     q_rows = [
@@ -268,7 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     print(text_table(["", "cores", "images/s", "of limit"], limits, align="lrrr"))
     print(f"\nimgbatch.Loader reaches {paired:.0%} of the limit (single x {cores}; median of the "
           f"paired ratios) and {ours / measured:.0%} of what {cores} independent processes "
-          f"reach; {ours_fresh / limit:.0%} of the limit in a fresh process.")  # fmt: skip
+          f"reach; {ours_fresh / limit:.0%} of the limit in a fresh process. With the files "
+          f"evicted from the page cache: {cold_on:,.0f} images/s, {cold_off:,.0f} with "
+          f"read-ahead off ({cold_on / cold_off:.2f}x).")  # fmt: skip
     print()
     print(text_table(q_headers, q_rows, align="lrrl"))
     if args.markdown:
@@ -288,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
             "loader": loader,
             "loader_paired_fraction": paired,
             "loader_fresh_process": fresh,
+            "loader_cold_cache": cold[True],
+            "loader_cold_cache_no_read_ahead": cold[False],
             "quality": scores,
         }
         args.json_out.write_text(json.dumps(results, indent=2), encoding="utf-8")

@@ -14,8 +14,10 @@ Cases (the framework ones run only when the framework is installed):
 - ``tf-data``: ``from_tensor_slices``, ``map(read_file, decode_jpeg, resize) / 255`` with
   ``num_parallel_calls=AUTOTUNE``, ``batch``, ``prefetch(AUTOTUNE)``.
 
-Every file is read once first (untimed) so that the page cache is warm. Then each case runs one
-epoch in a fresh Python process (this script again, with ``--run-case``), ``--repeats`` rounds.
+Each case runs one epoch in a fresh Python process (this script again, with ``--run-case``),
+``--repeats`` rounds. Right before its timed epoch the process reads every file (untimed), so
+that every case finds the page cache warm (this machine's kernel pages out file data unused for
+about 30 s, so one warm-up pass at the start would not last).
 In each round every other case runs between two runs of ``imgbatch-w2`` (R A R B R C R ...), and
 ``imgbatch-w2 / case`` is the median over rounds of (mean of the two R runs around it) / (the
 case): a ratio of runs seconds apart, which the machine's drift from minute to minute (10-20%
@@ -240,6 +242,7 @@ def run_case(
     epoch = case.setup(job)
     setup_s = time.perf_counter() - t0
     gc.collect()
+    warm_s = _bench.warm_page_cache(job.paths)
 
     first_s: float | None = None
     shape: list[int] = []
@@ -267,6 +270,7 @@ def run_case(
         "images_per_s": images / epoch_s,
         "first_batch_s": first_s,
         "setup_s": setup_s,
+        "warm_s": warm_s,
         "rss_mb": rss_main,
         # Largest reaped child, whatever it was: tf's import runs `uname` from a fork, and a
         # forked child's RSS counts the pages it shares with this process.
@@ -442,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.labels.exists():
         parser.error(f"--labels: {args.labels} does not exist (run scripts/make_bench_data.py)")
     manifest = read_rows(args.labels, args.limit)
-    survey = _bench.survey_files(manifest.paths)  # also the warm-up pass over the page cache
+    survey = _bench.survey_files(manifest.paths)
     machine = _bench.machine_info()
     dataset = args.labels.parent.name if args.labels.is_file() else args.labels.name
     command = shlex.join(["python", "scripts/bench_throughput.py", *argv])

@@ -44,6 +44,7 @@ def test_bench_throughput_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert [len(cases[R]["runs"]), len(cases["handwritten"]["runs"])] == [4, 2]
     assert len(cases["handwritten"]["ratios"]) == 2
     assert all(run["images"] == 8 for case in cases.values() for run in case["runs"])
+    assert all(run["warm_s"] > 0 for case in cases.values() for run in case["runs"])
     ref_row = next(line for line in text.splitlines() if line.startswith(R))
     assert "1.00x" in ref_row
     assert "HWC float32 RGB" in ref_row
@@ -58,8 +59,10 @@ def test_bench_limits_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[s
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["files"] == 8
     assert len(report["loader"]) == len(report["loader_fresh_process"]) == 1
+    assert len(report["loader_cold_cache"]) == len(report["loader_cold_cache_no_read_ahead"]) == 1
     assert report["loader_paired_fraction"] > 0
     mean_db, worst_db = report["quality"]["imgbatch default"]
     assert mean_db >= worst_db > 0
     assert "limit: single-thread job x cores" in text
+    assert "files not in the page cache, read-ahead off" in text
     assert "imgbatch default" in text
