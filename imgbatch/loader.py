@@ -130,13 +130,11 @@ class _Output:
         if self.dtype == "uint8":
             np.copyto(out, src)
             return
-        if self.dtype == "float32":
-            # Convert, then scale in place: the same values (uint8 -> float32 is exact) at
-            # ~0.7x the time of one multiply from uint8, which casts through a small buffer.
-            np.copyto(out, src, casting="unsafe")
-            np.multiply(out, self._scale, out=out)
-        else:  # float16: the two-pass form is 2x slower there
-            np.multiply(src, self._scale, out=out, casting="same_kind")
+        # One multiply from uint8 straight into the slot (numpy converts through a small
+        # buffer), so the slot, in a fresh batch array and not in cache, is written once.
+        # Converting first and then scaling in place is quicker into a cached slot but about
+        # 30 us per 224x224 image slower into a fresh batch (scripts/bench_limits.py's job).
+        np.multiply(src, self._scale, out=out, casting="same_kind")
         if self._offset is not None:
             out -= self._offset
 
