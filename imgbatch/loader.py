@@ -133,7 +133,7 @@ class _Output:
         # One multiply from uint8 straight into the slot (numpy converts through a small
         # buffer), so the slot, in a fresh batch array and not in cache, is written once.
         # Converting first and then scaling in place is quicker into a cached slot but about
-        # 30 us per 224x224 image slower into a fresh batch (scripts/bench_limits.py's job).
+        # 30 us per 224x224 image slower into a fresh batch (interleaved rounds; see README).
         np.multiply(src, self._scale, out=out, casting="same_kind")
         if self._offset is not None:
             out -= self._offset
