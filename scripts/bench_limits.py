@@ -182,33 +182,24 @@ def loader_rate(
     size: int,
     batch_size: int,
     *,
-    cache: str = "warm",
+    cached: bool = True,
     read_ahead: bool = True,
 ) -> float:
     """Images/s of one epoch of imgbatch.Loader with its defaults (workers = cores).
 
-    ``cache``: ``"warm"`` reads every file first, ``"cold"`` evicts them from the page cache.
-    ``read_ahead=False`` turns the loader's read-ahead off for this epoch.
+    ``cached``: read every file first (else evict them from the page cache). ``read_ahead=False``
+    turns the loader's read-ahead off for this epoch.
     """
-    if cache == "warm":
-        warm_page_cache(m.paths)
-    else:
-        evict_page_cache(m.paths)
+    (warm_page_cache if cached else evict_page_cache)(m.paths)
     loader = imgbatch.Loader(m, batch_size=batch_size, size=size, shuffle=False)
     ahead = imgbatch.loader.READ_AHEAD
     imgbatch.loader.READ_AHEAD = ahead if read_ahead else 0
     try:
-        return _epoch_rate(loader)
+        start = time.perf_counter()
+        images = sum(len(x) for x, _ in loader)
+        return images / (time.perf_counter() - start)
     finally:
         imgbatch.loader.READ_AHEAD = ahead
-
-
-def _epoch_rate(loader: imgbatch.Loader) -> float:
-    start = time.perf_counter()
-    images = 0
-    for x, _ in loader:
-        images += len(x)
-    return images / (time.perf_counter() - start)
 
 
 def run_loader(labels: str, limit: int | None, size: int, batch_size: int) -> dict[str, Any]:
@@ -273,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             fresh.append(run_json(loader_cmd, timeout=1800)["images_per_s"])
             bar.update()
             for ahead in (True, False) if len(fresh) % 2 else (False, True):
-                rate = loader_rate(m, args.size, args.batch_size, cache="cold", read_ahead=ahead)
+                rate = loader_rate(m, args.size, args.batch_size, cached=False, read_ahead=ahead)
                 cold[ahead].append(rate)
                 bar.update()
 
