@@ -383,9 +383,29 @@ def test_workers_ask_the_kernel_for_the_files_ahead_of_the_one_they_decode(
     assert sorted(hints) == list(range(20))  # each file once
     for k in range(20):
         read_at = events.index(("read", k))
-        chunk_end = min(20, (k // 8 + 1) * 8)  # the hints stay within the worker's task
-        wanted = set(range(k, min(k + ahead + 1, chunk_end)))
+        batch_end = min(20, (k // 8 + 1) * 8)  # the hints stay within the batch
+        wanted = set(range(k, min(k + ahead + 1, batch_end)))
         assert wanted <= {j for what, j in events[:read_at] if what == "hint"}, k
+
+
+def test_workers_share_each_batch_image_by_image(
+    identity: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first half of the batch is slow to read. A fixed half per worker would give all of it
+    # to one thread; taken slot by slot, both threads read slow files and the batch is intact.
+    readers: dict[int, int] = {}
+
+    def reading(path: str) -> bytes:
+        k = int(Path(path).stem)
+        readers[k] = threading.get_ident()
+        if k < 4:
+            time.sleep(0.1)
+        return read_bytes(path)
+
+    monkeypatch.setattr("imgbatch.loader.read_bytes", reading)
+    loader = uint8_loader(identity(8), batch_size=8, workers=2, shuffle=False)
+    assert epoch_ids(loader) == [list(range(8))]
+    assert len({readers[k] for k in range(4)}) == 2
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")

@@ -192,8 +192,8 @@ def test_stopping_does_not_wait_for_the_prefetched_work(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # 4 batches of 16 prefetched at 0.05 s an image on 2 threads is 1.6 s of work; stopping
-    # cancels what has not started, and a task under way (8 images) ends after its current
-    # image: no decode starts once close() has begun, but for one per worker that was racing it.
+    # cancels what has not started, and a task under way ends after its current image: no
+    # decode starts once close() has begun, but for one per worker that was racing it.
     starts: list[float] = []
     slow = slow_decode(0.05)
 
