@@ -42,7 +42,7 @@ from .cli import _peak_rss_mb as _cli_peak_rss_mb
 from .cli import _size as _size_text
 from .decode import check_size
 from .errors import ImgbatchError
-from .loader import _default_workers
+from .loader import _as_manifest, _default_workers, _tqdm
 
 __all__ = [
     "DEFAULT_SIZES",
@@ -262,8 +262,6 @@ def _measure(mode: str, config: BenchConfig, rows: int) -> Measurement:
     Raises:
         ImgbatchError: the child failed or timed out; the message ends with its last error line.
     """
-    from .errors import ImgbatchError
-
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (_package_parent(), env.get("PYTHONPATH")) if p)
     options = json.dumps({**config.__dict__, "size": list(config.size)})
@@ -351,7 +349,15 @@ def run_memory(
         else:
             plan.append(("eager", rows))
         plan.append(("lazy", rows))
-    bar = _bar(len(plan) * repeats, progress)
+    bar = None
+    if progress:
+        bar = _tqdm()(
+            total=len(plan) * repeats,
+            desc="bench memory",
+            unit="run",
+            leave=False,
+            dynamic_ncols=True,
+        )
     try:
         for mode, rows in plan:
             runs = []
@@ -375,17 +381,6 @@ def run_memory(
         if bar is not None:
             bar.close()
     return report
-
-
-def _bar(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
-
-    class Bar(tqdm):  # type: ignore[misc]
-        monitor_interval = 0  # no monitor thread left behind
-
-    return Bar(total=total, desc="bench memory", unit="run", leave=False, dynamic_ncols=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -600,8 +595,6 @@ def add_parser(subparsers: Any) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     """``imgbatch bench memory``: run, print the table live, write the CSV and the chart."""
-    from .loader import _as_manifest
-
     sizes = args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES)
     size = args.size or ((QUICK_IMAGE_SIZE,) * 2 if args.quick else (224, 224))
     manifest = _as_manifest(args.labels)  # a bad label file is reported once, here
@@ -673,8 +666,6 @@ def _warm(paths: Sequence[str]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``bench_memory.py LABELS [options]``: the same as ``imgbatch bench memory``."""
-    from .errors import ImgbatchError
-
     parser = argparse.ArgumentParser(prog="bench_memory.py", description=DESCRIPTION)
     _add_memory_options(parser)
     try:
