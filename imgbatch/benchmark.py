@@ -42,7 +42,8 @@ from .cli import _peak_rss_mb as _cli_peak_rss_mb
 from .cli import _size as _size_text
 from .decode import check_size
 from .errors import ImgbatchError
-from .loader import _as_manifest, _default_workers, _tqdm
+from .loader import _default_workers, _tqdm
+from .manifest import as_manifest
 
 __all__ = [
     "DEFAULT_SIZES",
@@ -597,7 +598,7 @@ def run_command(args: argparse.Namespace) -> int:
     """``imgbatch bench memory``: run, print the table live, write the CSV and the chart."""
     sizes = args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES)
     size = args.size or ((QUICK_IMAGE_SIZE,) * 2 if args.quick else (224, 224))
-    manifest = _as_manifest(args.labels)  # a bad label file is reported once, here
+    manifest = as_manifest(args.labels)  # a bad label file is reported once, here
     _warm(manifest.paths)
     config = BenchConfig(
         labels=args.labels,

@@ -21,8 +21,8 @@ import numpy as np
 from . import __version__
 from .decode import COLORS, FITS, INTERPOLATIONS
 from .errors import ImgbatchError
-from .loader import DTYPES, LAYOUTS, ON_ERROR, Loader, _as_manifest
-from .manifest import Manifest
+from .loader import DTYPES, LAYOUTS, ON_ERROR, Loader
+from .manifest import Manifest, as_manifest
 
 __all__ = ["main"]
 
@@ -107,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
-    m = _as_manifest(args.labels)
+    m = as_manifest(args.labels)
     print(f"{m.source}: {m.format}, {len(m):,} rows, paths relative to {m.paths.root}")
     if m.classes is not None:
         counts = np.bincount(m.labels, minlength=len(m.classes))

@@ -169,7 +169,7 @@ def _check_color(color: str) -> None:
         raise ValueError(msg)
 
 
-def _sniff(data: bytes) -> str | None:
+def sniff(data: bytes) -> str | None:
     for signature, name in _SIGNATURES:
         if data.startswith(signature):
             return name
@@ -178,9 +178,9 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
-def _why_not(data: bytes, detail: str) -> str:
+def why_not(data: bytes, detail: str) -> str:
     """The reason a file did not decode, from what its bytes look like."""
-    kind = _sniff(data)
+    kind = sniff(data)
     if kind is None:
         return f"not an image (starts with {data[:16]!r})"
     if kind == "JPEG" and b"\xff\xd9" not in data[-64 * 1024 :]:
@@ -271,13 +271,13 @@ def decode_bytes(
         return image
     if reduce > 1:  # let the full-size path decide (and name) what is wrong
         return decode_bytes(data, path, color=color)
-    if _sniff(data) is None:
+    if sniff(data) is None:
         # Not even an image signature (an HTML error page, a text file): Pillow cannot help.
-        raise ImageReadError(path, _why_not(data, detail))
+        raise ImageReadError(path, why_not(data, detail))
     try:
         return _decode_with_pillow(data, color)
     except Exception as e:  # Pillow raises many types for bad data; all mean "cannot decode"
-        raise ImageReadError(path, _why_not(data, str(e) or detail)) from e
+        raise ImageReadError(path, why_not(data, str(e) or detail)) from e
 
 
 def _interpolation(name: str | None, src: tuple[float, float], dst: tuple[int, int]) -> int:

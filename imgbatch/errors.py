@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["ImageReadError", "ImgbatchError", "ManifestError"]
+__all__ = ["ImageReadError", "ImgbatchError", "ImgbatchWarning", "ManifestError"]
 
 
 class ImgbatchError(Exception):
     """Base of every error imgbatch raises."""
+
+
+class ImgbatchWarning(UserWarning):
+    """A warning from imgbatch, such as a file skipped with ``on_error="skip"``."""
 
 
 def _where(path: str | os.PathLike[str] | None, line: int | None) -> str:

@@ -24,12 +24,11 @@ import numpy as np
 
 from .decode import Decoder, check_size, read_ahead, read_bytes
 from .errors import ImageReadError, ImgbatchError
-from .manifest import Manifest, read_folder, read_manifest
+from .manifest import LabelSource, Manifest, as_manifest
 from .order import SHARD_MODES, EpochCursor, batch_count, epoch_order, shard, shard_size
 
 __all__ = ["ImgbatchWarning", "Loader", "batches", "load_eager", "load_image"]
 
-LabelSource: TypeAlias = "str | os.PathLike[str] | Manifest"
 Size: TypeAlias = "int | tuple[int, int]"
 Stats: TypeAlias = "float | Sequence[float] | None"
 Batch: TypeAlias = "tuple[np.ndarray, np.ndarray]"
@@ -232,17 +231,6 @@ def _distributed(rank: int | None, world_size: int | None) -> tuple[int, int]:
     return int(me), world
 
 
-def _as_manifest(labels: LabelSource) -> Manifest:
-    if isinstance(labels, Manifest):
-        return labels
-    if not isinstance(labels, (str, os.PathLike)):
-        msg = f"labels must be a label file, a class folder or a Manifest, got {labels!r}"
-        raise TypeError(msg)
-    if os.path.isdir(labels):
-        return read_folder(labels)
-    return read_manifest(labels)
-
-
 # ---------------------------------------------------------------------------------------------
 # The loader
 
@@ -365,7 +353,7 @@ class Loader:
         self.shard_mode = _choice("shard_mode", shard_mode, SHARD_MODES)
         decoder = Decoder(self.size, fit=fit, color=color, interpolation=interpolation)
         output = _Output(decoder.channels, layout=layout, dtype=dtype, mean=mean, std=std)
-        self.manifest = _as_manifest(labels)
+        self.manifest = as_manifest(labels)
         self._sampler = _Sampler(self.manifest, decoder, output)
         #: The epoch the next ``for`` runs (it advances when an epoch starts).
         self.epoch = 0
@@ -798,7 +786,7 @@ def load_eager(
     Returns:
         ``(images, labels)``: all images, and their labels.
     """
-    manifest = _as_manifest(labels)
+    manifest = as_manifest(labels)
     hw = check_size(size)
     n_workers = _default_workers() if workers is None else _positive_int("workers", workers)
     _choice("on_error", on_error, ON_ERROR)

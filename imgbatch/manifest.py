@@ -19,13 +19,21 @@ import os
 import sys
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, overload
+from typing import Any, TypeAlias, overload
 
 import numpy as np
 
 from .errors import ManifestError
 
-__all__ = ["IMAGE_EXTENSIONS", "MANIFEST_FORMATS", "Manifest", "read_folder", "read_manifest"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "MANIFEST_FORMATS",
+    "LabelSource",
+    "Manifest",
+    "as_manifest",
+    "read_folder",
+    "read_manifest",
+]
 
 #: File endings :func:`read_folder` treats as images (compared lower-case).
 IMAGE_EXTENSIONS = frozenset(
@@ -34,7 +42,7 @@ IMAGE_EXTENSIONS = frozenset(
 #: The manifest formats :func:`read_manifest` understands.
 MANIFEST_FORMATS = ("csv", "tsv", "txt", "jsonl")
 
-_EXTENSION_FORMATS = {
+EXTENSION_FORMATS = {
     ".csv": "csv",
     ".tsv": "tsv",
     ".tab": "tsv",
@@ -578,7 +586,7 @@ def _gather(arr: np.ndarray, begin: np.ndarray, end: np.ndarray) -> np.ndarray:
 
 def _detect_format(source: str, first: str) -> str:
     ext = os.path.splitext(source)[1].lower()
-    fmt = _EXTENSION_FORMATS.get(ext)
+    fmt = EXTENSION_FORMATS.get(ext)
     text = first.strip()
     if fmt == "csv" and "\t" in text and "," not in text:
         return "tsv"  # a tab-separated file named .csv, a common export
@@ -1028,3 +1036,18 @@ def read_folder(
         source=base,
         format="folder",
     )
+
+
+LabelSource: TypeAlias = "str | os.PathLike[str] | Manifest"
+
+
+def as_manifest(labels: LabelSource) -> Manifest:
+    """A Manifest as given, or read from a label file or a class folder."""
+    if isinstance(labels, Manifest):
+        return labels
+    if not isinstance(labels, (str, os.PathLike)):
+        msg = f"labels must be a label file, a class folder or a Manifest, got {labels!r}"
+        raise TypeError(msg)
+    if os.path.isdir(labels):
+        return read_folder(labels)
+    return read_manifest(labels)

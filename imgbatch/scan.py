@@ -38,10 +38,17 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .decode import _sniff, _why_not, decode_bytes, path_error, read_bytes
+from .decode import decode_bytes, path_error, read_bytes, sniff, why_not
 from .errors import ImageReadError, ImgbatchError
-from .loader import LabelSource, _as_manifest, _default_workers, _positive_int, _tqdm
-from .manifest import _EXTENSION_FORMATS, MANIFEST_FORMATS, Manifest, read_manifest
+from .loader import _default_workers, _positive_int, _tqdm
+from .manifest import (
+    EXTENSION_FORMATS,
+    MANIFEST_FORMATS,
+    LabelSource,
+    Manifest,
+    as_manifest,
+    read_manifest,
+)
 
 __all__ = [
     "IMBALANCE_RATIO",
@@ -431,8 +438,8 @@ def _pillow_opinion(data: bytes, path: str) -> None:
         return
     except Exception as e:  # Pillow raises many types for bad data; all mean "cannot decode"
         detail = f"Pillow: {e}" if str(e) else f"Pillow: {type(e).__name__}"
-        if _sniff(data) is not None:
-            raise ImageReadError(path, _why_not(data, detail)) from e
+        if sniff(data) is not None:
+            raise ImageReadError(path, why_not(data, detail)) from e
         raise ImageReadError(path, f"corrupt {fmt or 'image'} data ({detail})") from e
 
 
@@ -455,9 +462,9 @@ def _check_quick(path: str) -> tuple[int, int] | None:
         raise ImageReadError(path, f"cannot open: {e.strerror or e}") from None
     with handle:
         head = handle.read(64)
-        known = _sniff(head)
+        known = sniff(head)
         if known is None and not _cv2_has_reader(path):
-            raise ImageReadError(path, _why_not(head, ""))  # what the loader would say
+            raise ImageReadError(path, why_not(head, ""))  # what the loader would say
         handle.seek(0)
         return _header_size(handle, path, known)
 
@@ -527,7 +534,7 @@ def scan(
 
     from .decode import check_size
 
-    manifest = _as_manifest(labels)
+    manifest = as_manifest(labels)
     n_workers = _default_workers() if workers is None else _positive_int("workers", workers)
     target = None if size is None else check_size(size)
     started = time.perf_counter()
@@ -884,13 +891,13 @@ def _check_out(manifest: Manifest, out: str | os.PathLike[str], *, force: bool =
     if os.path.lexists(target) and not force:
         msg = f"{out} exists: not overwriting it without force=True"
         raise FileExistsError(msg)
-    named = _EXTENSION_FORMATS.get(os.path.splitext(target)[1].lower())
+    named = EXTENSION_FORMATS.get(os.path.splitext(target)[1].lower())
     fmt = manifest.format
     if fmt is None or fmt not in MANIFEST_FORMATS:  # a class folder: the extension decides
         fmt = named or "csv"
     # A .csv holding tabs reads as tsv (and the reverse), so that pair may be swapped.
     if named is not None and named != fmt and {named, fmt} != {"csv", "tsv"}:
-        ext = next(e for e, f in _EXTENSION_FORMATS.items() if f == fmt) if fmt != "txt" else ".txt"
+        ext = next(e for e, f in EXTENSION_FORMATS.items() if f == fmt) if fmt != "txt" else ".txt"
         msg = f"out must end in {ext} for a {fmt} label file, got {os.path.basename(target)}"
         raise ValueError(msg)
     return fmt
@@ -1052,7 +1059,7 @@ def run(args: argparse.Namespace) -> int:
     """``imgbatch scan``: 0 when clean, 1 when problems were found, 2 for a usage error."""
     if args.workers is not None and args.workers < 1:
         return _usage(f"--workers must be a positive int, got {args.workers}")
-    manifest = _as_manifest(args.labels)
+    manifest = as_manifest(args.labels)
     if args.out is not None:
         refusal = _refusal(manifest, args.out, force=args.force)
         if refusal:

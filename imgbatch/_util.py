@@ -1,0 +1,137 @@
+"""Helpers every stage shares: argument checks, the progress bar, peak memory, size parsing.
+
+Private as a module, public by name: other imgbatch modules import these names freely, users
+should not.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "check_size",
+    "choice",
+    "default_workers",
+    "flag",
+    "non_negative_int",
+    "parse_size",
+    "peak_rss_mb",
+    "positive_int",
+    "progress_bar",
+]
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def positive_int(name: str, value: object) -> int:
+    """``value`` as an int > 0, else a ValueError naming ``name``.
+
+    Example:
+        >>> positive_int("batch_size", 32)
+        32
+    """
+    if not _is_int(value) or value <= 0:  # type: ignore[operator]
+        msg = f"{name} must be a positive int, got {value!r}"
+        raise ValueError(msg)
+    return int(value)  # type: ignore[call-overload]
+
+
+def non_negative_int(name: str, value: object) -> int:
+    """``value`` as an int >= 0, else a ValueError naming ``name``."""
+    if not _is_int(value) or value < 0:  # type: ignore[operator]
+        msg = f"{name} must be a non-negative int, got {value!r}"
+        raise ValueError(msg)
+    return int(value)  # type: ignore[call-overload]
+
+
+def flag(name: str, value: object) -> bool:
+    """``value`` as a bool: True or False only (``"no"`` would be truthy), else a ValueError.
+
+    Example:
+        >>> flag("shuffle", False)
+        False
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        msg = f"{name} must be True or False, got {value!r}"
+        raise ValueError(msg)
+    return bool(value)
+
+
+def choice(name: str, value: object, allowed: Sequence[str]) -> str:
+    """``value`` if it is one of ``allowed``, else a ValueError listing them."""
+    if not isinstance(value, str) or value not in allowed:
+        msg = f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}"
+        raise ValueError(msg)
+    return value
+
+
+def check_size(size: object) -> tuple[int, int]:
+    """``size`` as ``(height, width)``: an int gives a square; anything else is a ValueError.
+
+    Example:
+        >>> check_size(224), check_size((224, 160))
+        ((224, 224), (224, 160))
+    """
+    if isinstance(size, (tuple, list)) and len(size) == 2:
+        sides = tuple(size)
+    elif _is_int(size):
+        sides = (size, size)
+    else:
+        msg = f"size must be an int or a (height, width) pair of positive ints, got {size!r}"
+        raise ValueError(msg)
+    if not all(_is_int(side) and side > 0 for side in sides):  # type: ignore[operator]
+        msg = f"size must be a positive int or a (height, width) pair of them, got {size!r}"
+        raise ValueError(msg)
+    return int(sides[0]), int(sides[1])  # type: ignore[call-overload]
+
+
+def parse_size(text: str) -> int | tuple[int, int]:
+    """``"224"`` or ``"224x160"`` (height x width) as given on a command line.
+
+    Example:
+        >>> parse_size("224"), parse_size("224x160")
+        (224, (224, 160))
+    """
+    try:
+        if "x" in text.lower():
+            height, width = (int(t) for t in text.lower().split("x"))
+            return height, width
+        return int(text)
+    except ValueError:
+        msg = f"size must be N or HxW, got {text!r}"
+        raise ValueError(msg) from None
+
+
+def default_workers() -> int:
+    """The cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory in MB (None where there is no ``resource``)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes vs KiB
+
+
+def progress_bar(**kwargs: Any) -> Any:
+    """A tqdm bar without tqdm's monitor thread: imgbatch leaves no thread running behind it."""
+    from tqdm.auto import tqdm
+
+    class Bar(tqdm):  # type: ignore[misc]
+        monitor_interval = 0
+
+    return Bar(**kwargs)
