@@ -26,8 +26,11 @@ __all__ = [
 ]
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+def _integer(value: object) -> int | None:
+    """``value`` as an int when it is an int or a numpy integer (never a bool), else None."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    return None
 
 
 def positive_int(name: str, value: object) -> int:
@@ -37,18 +40,20 @@ def positive_int(name: str, value: object) -> int:
         >>> positive_int("batch_size", 32)
         32
     """
-    if not _is_int(value) or value <= 0:  # type: ignore[operator]
+    number = _integer(value)
+    if number is None or number <= 0:
         msg = f"{name} must be a positive int, got {value!r}"
         raise ValueError(msg)
-    return int(value)  # type: ignore[call-overload]
+    return number
 
 
 def non_negative_int(name: str, value: object) -> int:
     """``value`` as an int >= 0, else a ValueError naming ``name``."""
-    if not _is_int(value) or value < 0:  # type: ignore[operator]
+    number = _integer(value)
+    if number is None or number < 0:
         msg = f"{name} must be a non-negative int, got {value!r}"
         raise ValueError(msg)
-    return int(value)  # type: ignore[call-overload]
+    return number
 
 
 def flag(name: str, value: object) -> bool:
@@ -81,15 +86,16 @@ def check_size(size: object) -> tuple[int, int]:
     """
     if isinstance(size, (tuple, list)) and len(size) == 2:
         sides = tuple(size)
-    elif _is_int(size):
+    elif _integer(size) is not None:
         sides = (size, size)
     else:
         msg = f"size must be an int or a (height, width) pair of positive ints, got {size!r}"
         raise ValueError(msg)
-    if not all(_is_int(side) and side > 0 for side in sides):  # type: ignore[operator]
+    height, width = (_integer(side) for side in sides)
+    if height is None or width is None or height <= 0 or width <= 0:
         msg = f"size must be a positive int or a (height, width) pair of them, got {size!r}"
         raise ValueError(msg)
-    return int(sides[0]), int(sides[1])  # type: ignore[call-overload]
+    return height, width
 
 
 def parse_size(text: str) -> int | tuple[int, int]:

@@ -38,9 +38,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .cli import _peak_rss_mb as _cli_peak_rss_mb
-from .cli import _size as _size_text
-from .decode import check_size
+from ._util import check_size
+from ._util import parse_size as _size_text
+from ._util import peak_rss_mb as _cli_peak_rss_mb
 from .errors import ImgbatchError
 from .loader import _default_workers, _tqdm
 from .manifest import as_manifest

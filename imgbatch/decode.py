@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import io
 import os
-import stat
 import warnings
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from ._util import check_size
 from .errors import ImageReadError
 
 __all__ = [
@@ -25,12 +25,8 @@ __all__ = [
     "FITS",
     "INTERPOLATIONS",
     "Decoder",
-    "check_size",
     "decode_bytes",
     "jpeg_size",
-    "path_error",
-    "read_ahead",
-    "read_bytes",
     "reduction",
 ]
 
@@ -71,96 +67,6 @@ _SIGNATURES = (
     (b"MM\x00*", "TIFF"),
     (b"BM", "BMP"),
 )
-_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
-_BINARY = getattr(os, "O_BINARY", 0)
-_WILLNEED = getattr(os, "POSIX_FADV_WILLNEED", None)  # None where there is no posix_fadvise
-
-
-def path_error(path: str | os.PathLike[str], error: OSError | ValueError) -> ImageReadError:
-    """The :class:`ImageReadError` for a file that could not be opened (or stat'ed)."""
-    if isinstance(error, FileNotFoundError):
-        reason = "no such file"
-    elif isinstance(error, IsADirectoryError):
-        reason = "not a file (a folder)"
-    elif isinstance(error, PermissionError):
-        reason = "permission denied"
-    elif isinstance(error, OSError):
-        reason = f"cannot open: {error.strerror or error}"
-    else:  # a NUL character, or a lone surrogate: no file has that name
-        reason = f"not a valid file name ({error})"
-    return ImageReadError(path, reason)
-
-
-def read_bytes(path: str | os.PathLike[str]) -> bytes:
-    """The file's bytes, or an :class:`ImageReadError` saying why not.
-
-    Reading bytes ourselves (rather than ``cv2.imread``) works for non-ASCII paths on every
-    platform and lets the reason for a failure be told apart: missing, not a file, empty.
-    """
-    try:
-        # O_NONBLOCK: opening a FIFO by mistake must not block a worker forever.
-        fd = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY)
-    except (OSError, ValueError) as e:
-        raise path_error(path, e) from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):  # on Linux a folder opens fine: refuse it here
-            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-            raise ImageReadError(path, f"not a file ({kind})")
-        # One os.read into one bytes object: no file object and no buffering (13 vs 17 us
-        # for open().read() of a 45 KB file, measured here).
-        data = os.read(fd, info.st_size + 1)
-        if len(data) != info.st_size:  # it grew or shrank meanwhile, or a short read
-            chunks = [data]
-            while chunk := os.read(fd, 1 << 24):
-                chunks.append(chunk)
-            data = b"".join(chunks)
-    except OSError as e:
-        if isinstance(e, ImageReadError):
-            raise
-        raise ImageReadError(path, f"cannot read: {e.strerror or e}") from None
-    finally:
-        os.close(fd)
-    if not data:
-        raise ImageReadError(path, "empty file (0 bytes)")
-    return data
-
-
-def read_ahead(path: str | os.PathLike[str]) -> None:
-    """Ask the kernel to start reading ``path`` into the page cache, and return at once.
-
-    Only a hint (``POSIX_FADV_WILLNEED``; nothing where the OS has no ``posix_fadvise``): it
-    never raises. A file that cannot be opened fails, with its reason, when it is read.
-    About 3 us when the file is already cached.
-    """
-    if _WILLNEED is None:
-        return
-    try:
-        fd = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY)
-    except (OSError, ValueError):
-        return
-    try:
-        os.posix_fadvise(fd, 0, 0, _WILLNEED)
-    except OSError:  # a FIFO, a folder: nothing to read ahead
-        pass
-    finally:
-        os.close(fd)
-
-
-def check_size(size: object) -> tuple[int, int]:
-    """``size`` as ``(height, width)``: an int gives a square; anything else is a ValueError."""
-    if isinstance(size, (tuple, list)) and len(size) == 2:
-        sides = tuple(size)
-    elif isinstance(size, (int, np.integer)):
-        sides = (size, size)
-    else:
-        msg = f"size must be an int or a (height, width) pair of positive ints, got {size!r}"
-        raise ValueError(msg)
-    for side in sides:
-        if isinstance(side, bool) or not isinstance(side, (int, np.integer)) or side <= 0:
-            msg = f"size must be a positive int or a (height, width) pair of them, got {size!r}"
-            raise ValueError(msg)
-    return int(sides[0]), int(sides[1])
 
 
 def _check_color(color: str) -> None:

@@ -22,10 +22,12 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from .decode import Decoder, check_size, read_ahead, read_bytes
+from ._util import check_size
+from .decode import Decoder
 from .errors import ImageReadError, ImgbatchError
 from .manifest import LabelSource, Manifest, as_manifest
 from .order import SHARD_MODES, EpochCursor, batch_count, epoch_order, shard, shard_size
+from .read import read_ahead, read_bytes
 
 __all__ = ["ImgbatchWarning", "Loader", "batches", "load_eager", "load_image"]
 

@@ -38,7 +38,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .decode import decode_bytes, path_error, read_bytes, sniff, why_not
+from .decode import decode_bytes, sniff, why_not
 from .errors import ImageReadError, ImgbatchError
 from .loader import _default_workers, _positive_int, _tqdm
 from .manifest import (
@@ -49,6 +49,7 @@ from .manifest import (
     as_manifest,
     read_manifest,
 )
+from .read import path_error, read_bytes
 
 __all__ = [
     "IMBALANCE_RATIO",
@@ -532,7 +533,7 @@ def scan(
     """
     from PIL import Image, ImageFile
 
-    from .decode import check_size
+    from ._util import check_size
 
     manifest = as_manifest(labels)
     n_workers = _default_workers() if workers is None else _positive_int("workers", workers)
@@ -1031,7 +1032,7 @@ def _publish(content: bytes, target: str, expected: list[tuple[str, str]], *, fo
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``imgbatch scan`` with the ``imgbatch`` command's subparsers."""
-    from .cli import _size
+    from .cli.common import size_arg as _size
 
     p = subparsers.add_parser(
         "scan",

@@ -24,10 +24,9 @@ from imgbatch.decode import (
     Decoder,
     decode_bytes,
     jpeg_size,
-    read_ahead,
-    read_bytes,
     reduction,
 )
+from imgbatch.read import read_ahead, read_bytes
 
 from .helpers import assert_image_similar, encode, gradient, solid, write
 

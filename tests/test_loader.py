@@ -15,7 +15,7 @@ import pytest
 
 import imgbatch
 from imgbatch import ImageReadError, ImgbatchError, ImgbatchWarning, Loader
-from imgbatch.decode import read_bytes
+from imgbatch.read import read_bytes
 from tests.helpers import encode, make_dataset, solid, write
 
 SIDE = 8

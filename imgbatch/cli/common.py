@@ -1,0 +1,75 @@
+"""Options and helpers the subcommands share."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .._util import parse_size
+from ..decode import COLORS, FITS, INTERPOLATIONS
+from ..loader import ON_ERROR, Loader
+
+__all__ = ["LABELS_HELP", "add_pipeline_options", "loader_from_args", "size_arg", "usage_error"]
+
+LABELS_HELP = "label file (csv, tsv, txt, jsonl) or class-per-folder tree"
+
+
+def size_arg(text: str) -> int | tuple[int, int]:
+    """argparse type for ``N`` or ``HxW`` (height x width)."""
+    try:
+        return parse_size(text)
+    except ValueError as e:  # argparse would print only "invalid size_arg value"
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def add_pipeline_options(p: argparse.ArgumentParser, *, batch_size: int, size: str) -> None:
+    """The label file and the loader options ``iterate`` and ``show`` share."""
+    p.add_argument("labels", help=LABELS_HELP)
+    p.add_argument(
+        "--batch-size", type=int, default=batch_size, help="images per batch (default: %(default)s)"
+    )
+    p.add_argument(
+        "--size", type=size_arg, default=size_arg(size),
+        help="output size, N or HxW (height x width; default: %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--fit", choices=FITS, default="stretch", help="how the image is fitted to --size"
+    )
+    p.add_argument("--color", choices=COLORS, default="rgb", help="channel order (default: rgb)")
+    p.add_argument(
+        "--interpolation", choices=list(INTERPOLATIONS), default=None,
+        help="resize filter (default: reduced JPEG decode, then linear up to 3x, area beyond)",
+    )  # fmt: skip
+    p.add_argument("--workers", type=int, default=None, help="decode threads (default: cores)")
+    p.add_argument("--seed", type=int, default=0, help="shuffling seed (default: 0)")
+    p.add_argument(
+        "--no-shuffle", dest="shuffle", action="store_false", help="keep the manifest's order"
+    )
+    p.add_argument(
+        "--on-error", choices=ON_ERROR, default="raise",
+        help="raise: stop at the first bad file; skip: leave it out and go on",
+    )  # fmt: skip
+
+
+def loader_from_args(args: argparse.Namespace, **extra: Any) -> Loader:
+    """A :class:`Loader` from the options :func:`add_pipeline_options` added."""
+    return Loader(
+        args.labels,
+        batch_size=args.batch_size,
+        size=args.size,
+        shuffle=args.shuffle,
+        seed=args.seed,
+        fit=args.fit,
+        color=args.color,
+        interpolation=args.interpolation,
+        workers=args.workers,
+        on_error=args.on_error,
+        **extra,
+    )
+
+
+def usage_error(command: str, message: str) -> int:
+    """Print a usage error for ``imgbatch COMMAND`` and return its exit status, 2."""
+    print(f"imgbatch {command}: error: {message}", file=sys.stderr)
+    return 2

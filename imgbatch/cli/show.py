@@ -1,0 +1,72 @@
+"""``imgbatch show``: a contact sheet of one batch, as the model will see it."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import cv2
+import numpy as np
+
+from ..manifest import Manifest
+from .common import add_pipeline_options, loader_from_args
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``imgbatch show``."""
+    p = subparsers.add_parser("show", help="contact sheet of one batch, as the model will see it")
+    add_pipeline_options(p, batch_size=16, size="128")
+    p.add_argument("--out", required=True, help="PNG (or JPEG) file to write")
+    p.add_argument("--cols", type=int, default=None, help="tiles per row (default: square)")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.set_defaults(func=run)
+
+
+def _contact_sheet(images: np.ndarray, captions: list[str], cols: int) -> np.ndarray:
+    """Tiles in rows of ``cols`` with a caption strip under each; (H, W, 3) uint8 RGB."""
+    n, height, width = images.shape[:3]
+    rows = -(-n // cols)
+    strip = 18
+    sheet = np.full((rows * (height + strip), cols * width, 3), 255, np.uint8)
+    for k in range(n):
+        r, c = divmod(k, cols)
+        top, left = r * (height + strip), c * width
+        sheet[top : top + height, left : left + width] = images[k]
+        cv2.putText(
+            sheet, captions[k][: max(1, width // 8)], (left + 2, top + height + 13),
+            cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA,
+        )  # fmt: skip
+    return sheet
+
+
+def run(args: argparse.Namespace) -> int:
+    out = args.out
+    if os.path.exists(out) and not args.force:
+        print(f"imgbatch: error: {out} exists; pass --force to overwrite it", file=sys.stderr)
+        return 1
+    loader = loader_from_args(args, dtype="uint8", prefetch=0)
+    images, labels = next(iter(loader))
+    if images.shape[-1] == 1:
+        images = np.repeat(images, 3, axis=-1)
+    elif args.color == "bgr":
+        images = images[..., ::-1]  # the model gets BGR; a person wants to see the scene
+    m: Manifest = loader.manifest
+    captions = [m.classes[int(v)] if m.classes is not None else f"{v:g}" for v in labels.tolist()]
+    cols = args.cols or max(1, int(np.ceil(np.sqrt(len(images)))))
+    sheet = _contact_sheet(images, captions, cols)
+    ext = os.path.splitext(out)[1].lower() or ".png"
+    ok, encoded = cv2.imencode(ext, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
+    if not ok:
+        print(f"imgbatch: error: cannot encode {ext} images; use .png", file=sys.stderr)
+        return 1
+    with open(out, "wb") as f:
+        f.write(encoded.tobytes())
+    shape = f"{images.shape[1]}x{images.shape[2]}"
+    print(
+        f"wrote {out}: {len(images)} images of {shape} (fit={args.fit}, color={args.color}), "
+        f"{sheet.shape[1]}x{sheet.shape[0]} px"
+    )
+    return 0
