@@ -9,8 +9,9 @@ Example:
 
 from __future__ import annotations
 
-from .errors import ImageReadError, ImgbatchError, ManifestError
-from .loader import ImgbatchWarning, Loader, batches, load_eager, load_image
+from .eager import batches, load_eager, load_image
+from .errors import ImageReadError, ImgbatchError, ImgbatchWarning, ManifestError
+from .loader import Loader
 from .manifest import Manifest, read_folder, read_manifest
 
 __version__ = "0.1.0"

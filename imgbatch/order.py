@@ -7,9 +7,24 @@ every machine, and never a change to the caller's arrays.
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
 import numpy as np
 
-__all__ = ["SHARD_MODES", "EpochCursor", "batch_count", "epoch_order", "shard", "shard_size"]
+from ._util import positive_int
+from .errors import ImgbatchWarning
+
+__all__ = [
+    "SHARD_MODES",
+    "EpochCursor",
+    "batch_count",
+    "distributed",
+    "epoch_order",
+    "shard",
+    "shard_size",
+]
 
 
 def epoch_order(n: int, *, shuffle: bool, seed: int, epoch: int) -> np.ndarray:
@@ -112,3 +127,25 @@ def shard(order: np.ndarray, *, rank: int, world_size: int, mode: str = "pad") -
         pad = mine[: size - len(mine)] if len(mine) else order[[rank % len(order)]]
         mine = np.concatenate([mine, pad])
     return mine
+
+
+def distributed(rank: int | None, world_size: int | None) -> tuple[int, int]:
+    """Rank and world size as given, else from an initialised torch.distributed, else (0, 1)."""
+    if rank is None or world_size is None:
+        dist = sys.modules.get("torch.distributed")  # never import torch for this
+        if dist is not None and dist.is_available() and dist.is_initialized():
+            rank = dist.get_rank() if rank is None else rank
+            world_size = dist.get_world_size() if world_size is None else world_size
+    if world_size is None and int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
+        msg = (
+            f"WORLD_SIZE={os.environ['WORLD_SIZE']} is set but torch.distributed is not "
+            "initialised: this loader serves the whole dataset to this process; build it "
+            "after init_process_group, or pass rank= and world_size="
+        )
+        warnings.warn(msg, ImgbatchWarning, stacklevel=3)
+    world = 1 if world_size is None else positive_int("world_size", world_size)
+    me = 0 if rank is None else rank
+    if isinstance(me, bool) or not isinstance(me, (int, np.integer)) or not 0 <= me < world:
+        msg = f"rank must be an int in [0, world_size={world}), got {rank!r}"
+        raise ValueError(msg)
+    return int(me), world

@@ -6,7 +6,7 @@ import argparse
 import time
 
 from .._util import peak_rss_mb
-from ..loader import DTYPES, LAYOUTS
+from ..normalize import DTYPES, LAYOUTS
 from .common import add_pipeline_options, loader_from_args, usage_error
 
 __all__ = ["add_parser", "run"]

@@ -33,7 +33,8 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
-from ..loader import ImgbatchWarning, Loader
+from ..errors import ImgbatchWarning
+from ..loader import Loader
 
 __all__ = ["TorchDataset", "pinning_available", "require_chw", "to_tensors"]
 

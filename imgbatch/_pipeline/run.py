@@ -1,0 +1,237 @@
+"""One iteration of a loader: :class:`EpochRun` owns its pool, stop flag, in-flight batches and
+cursors as attributes, and is the generator's body."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import numpy as np
+
+from .._util import progress_bar
+from ..errors import ImageReadError
+from ..order import EpochCursor
+from .sampler import Sampler
+from .skips import ErrorLog
+from .workers import InFlight, Workers
+
+__all__ = ["Batch", "EpochRun", "Plan", "Position", "decode_batch"]
+
+Batch: TypeAlias = "tuple[np.ndarray, np.ndarray]"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What an :class:`EpochRun` needs of its loader's configuration."""
+
+    sampler: Sampler
+    workers: int
+    prefetch: int
+    batch_size: int
+    drop_last: bool
+    progress: bool
+    batches: int  # per epoch, for the progress bar
+
+
+class EpochEnd:
+    """The marker queued after an epoch's last batch."""
+
+    __slots__ = ("cursor",)
+
+    def __init__(self, cursor: EpochCursor) -> None:
+        self.cursor = cursor
+
+
+class Position:
+    """Where the consumer is: the epoch the next iteration starts at, and, during an epoch,
+    ``(epoch, batches of it handed out)``."""
+
+    __slots__ = ("current", "epoch")
+
+    def __init__(self) -> None:
+        self.epoch = 0
+        self.current: tuple[int, int] | None = None
+
+
+class EpochRun:
+    """One iteration of a loader: its pool, stop flag, batches in flight and cursors.
+
+    Iterating it yields the batches; leaving it (the end, ``break``, an exception, ``close()``)
+    stops and joins every thread.
+    """
+
+    def __init__(
+        self, plan: Plan, cursors: Iterator[EpochCursor], log: ErrorLog, position: Position
+    ) -> None:
+        self.plan = plan
+        self.log = log
+        self.position = position
+        self.cursors = cursors
+        self.cursor: EpochCursor | None = None  # the epoch being planned
+        self.pending: deque[InFlight | EpochEnd] = deque()
+        self.workers: Workers | None = None
+        self.bar: Any = None
+        self.served = 0  # images yielded in the epoch being consumed
+        self.started = 0.0
+
+    def __iter__(self) -> Iterator[Batch]:
+        self.cursor = next(self.cursors, None)
+        self.workers = Workers(self.plan.sampler, self.plan.workers)
+        try:
+            yield from self._batches()
+        finally:
+            for queued in self.pending:
+                if isinstance(queued, InFlight):
+                    queued.cancel()
+            self.workers.close()
+            self._close_bar()
+
+    def _batches(self) -> Iterator[Batch]:
+        consuming: int | None = None  # the epoch being consumed
+        while True:
+            self._plan(max(1, self.plan.prefetch))
+            if not self.pending:
+                return
+            item = self.pending.popleft()
+            if isinstance(item, EpochEnd):
+                self._close_bar()
+                self.position.current = consuming = None
+                self.log.end_epoch(
+                    item.cursor, self.served, batch_size=self.plan.batch_size,
+                    drop_last=self.plan.drop_last,
+                )  # fmt: skip
+                continue
+            epoch = item.cursor.epoch
+            if epoch != consuming:  # the first batch of an epoch
+                consuming = epoch
+                self._start_epoch(epoch, item.number)
+            result = self._complete(item)
+            self.position.current = (epoch, item.number + 1)
+            # Keep `prefetch` batches decoding while the caller holds this one.
+            self._plan(self.plan.prefetch)
+            if result is None:
+                continue
+            self._count(len(result[1]))
+            yield result
+            # Drop our references before planning the next batch, so that a caller who
+            # has let go of this batch does not pay for it while the next one is made.
+            del item, result
+
+    def _start_epoch(self, epoch: int, first: int) -> None:
+        self.position.epoch = epoch + 1
+        self.served = self.log.epoch_failures = 0
+        self.started = time.perf_counter()
+        if self.plan.progress:
+            self.bar = progress_bar(
+                total=self.plan.batches, initial=first, desc=f"epoch {epoch}", unit="batch",
+                dynamic_ncols=True,
+            )  # fmt: skip
+
+    def _count(self, images: int) -> None:
+        self.served += images
+        if self.bar is not None:
+            rate = self.served / max(time.perf_counter() - self.started, 1e-9)
+            self.bar.set_postfix_str(f"{rate:,.0f} img/s", refresh=False)
+            self.bar.update(1)
+
+    def _close_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def _plan(self, target: int) -> None:
+        """Submit batches until ``target`` are in flight."""
+        assert self.workers is not None  # started by __iter__
+        in_flight = sum(isinstance(p, InFlight) for p in self.pending)
+        while in_flight < target and self.cursor is not None:
+            indices = self.cursor.next_batch()
+            if indices is None:
+                self.pending.append(EpochEnd(self.cursor))
+                self.cursor = next(self.cursors, None)
+                continue
+            self.pending.append(self.workers.submit(self.cursor, indices))
+            in_flight += 1
+
+    def _complete(self, batch: InFlight) -> Batch | None:
+        """Wait for a batch; in skip mode, fill the slots of failed files from later samples."""
+        batch.wait()
+        holes = []
+        for slot in sorted(batch.failed):
+            self.log.record(batch.indices[slot], batch.failed[slot])
+            if not self._refill(batch, slot):
+                holes.append(slot)
+        batch.failed.clear()
+        images, indices = batch.images, batch.indices
+        if holes:
+            keep = [s for s in range(len(indices)) if s not in set(holes)]
+            images, indices = images[keep], [indices[s] for s in keep]
+        elif len(indices) < len(images):  # a later batch gave its last samples away
+            images = images[: len(indices)]
+        if not indices or (self.plan.drop_last and len(indices) < self.plan.batch_size):
+            return None
+        return images, self.plan.sampler.manifest.labels[indices]
+
+    def _refill(self, batch: InFlight, slot: int) -> bool:
+        """Put another good sample of the same epoch in ``slot``; False when there is none.
+
+        Replacements are rare, so they are decoded here, in order, which keeps the batches the
+        same whatever the thread timing.
+        """
+        while True:
+            fresh = batch.cursor.take(1)
+            if len(fresh):
+                index = int(fresh[0])
+                error = self.plan.sampler.fill(index, batch.images[slot])
+            else:
+                # The epoch's samples are all handed out: take the last one of a later batch
+                # of this epoch, so that only the epoch's final batch comes out short.
+                donor = self._donor(batch.cursor)
+                if donor is None:
+                    return False
+                index, error = self._take_last(donor, batch.images, slot)
+            if error is None:
+                batch.indices[slot] = index
+                return True
+            self.log.record(index, error)
+
+    def _donor(self, cursor: EpochCursor) -> InFlight | None:
+        """The last batch in flight of the same epoch, or None."""
+        for item in reversed(self.pending):
+            if isinstance(item, InFlight) and item.cursor is cursor:
+                return item
+        return None
+
+    def _take_last(
+        self, donor: InFlight, images: np.ndarray, slot: int
+    ) -> tuple[int, ImageReadError | None]:
+        """Move ``donor``'s last sample into ``images[slot]``; its row and its error, if any."""
+        donor.wait()
+        index = donor.indices.pop()
+        last = len(donor.indices)
+        error = donor.failed.pop(last, None)
+        if error is None:
+            images[slot] = donor.images[last]
+        if not donor.indices:
+            self.pending.remove(donor)
+        return index, error
+
+
+def decode_batch(plan: Plan, cursor: EpochCursor, indices: np.ndarray, log: ErrorLog) -> Batch:
+    """Decode one batch now, on threads of its own (random access): failed files left out."""
+    workers = Workers(plan.sampler, plan.workers)
+    try:
+        batch = workers.submit(cursor, indices)
+        try:
+            batch.wait()
+        finally:
+            batch.cancel()
+    finally:
+        workers.close()
+    for slot in sorted(batch.failed):
+        log.record(batch.indices[slot], batch.failed[slot])
+    keep = [s for s in range(len(batch.indices)) if s not in batch.failed]
+    images = batch.images if len(keep) == len(batch.indices) else batch.images[keep]
+    return images, plan.sampler.manifest.labels[[batch.indices[s] for s in keep]]

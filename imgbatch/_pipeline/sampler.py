@@ -1,0 +1,85 @@
+"""One row into one slot: read, decode, fit, write; and a batch's slots shared by the workers."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import numpy as np
+
+from ..errors import ImageReadError
+from ..manifest import Manifest
+from ..options import ImageOptions
+from ..read import read_ahead, read_bytes
+
+__all__ = ["READ_AHEAD", "Failures", "Sampler", "Slots"]
+
+Failures: TypeAlias = "list[tuple[int, ImageReadError]]"
+
+#: How many files ahead of the one being decoded each worker asks the kernel to read.
+READ_AHEAD = 16
+
+
+class Slots:
+    """A batch's slots, handed out one at a time to whichever worker asks next."""
+
+    __slots__ = ("_lock", "_next", "images", "indices", "paths")
+
+    def __init__(self, indices: list[int], paths: list[str], images: np.ndarray) -> None:
+        self.indices, self.paths, self.images = indices, paths, images
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> int:
+        """The next slot no worker has taken yet (``len(paths)`` or more: none left)."""
+        with self._lock:
+            k = self._next
+            self._next = k + 1
+        return k
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """Loads manifest row ``i`` into an output slot; a failure comes back as a value."""
+
+    manifest: Manifest
+    options: ImageOptions
+
+    def fill(self, index: int, out: np.ndarray, path: str | None = None) -> ImageReadError | None:
+        """Read, decode and write row ``index`` into ``out``; the error, or None."""
+        if path is None:
+            path = self.manifest.paths[index]
+        try:
+            image = self.options.decoder(read_bytes(path), path)
+        except ImageReadError as e:
+            line = int(self.manifest.lines[index])
+            return ImageReadError(path, e.reason, line=line, manifest=self.manifest.source)
+        self.options.writer.write(image, out)
+        return None
+
+    def fill_slots(self, slots: Slots, stop: threading.Event | None) -> Failures:
+        """Take slots of ``slots`` one at a time and fill them; the failures as (slot, error).
+
+        Every worker runs this once per batch, so the workers share each batch image by image
+        and finish it together, however unequal the images' decode times (no core waits while
+        another decodes the rest of a fixed share, at the end of an epoch say). Once ``stop``
+        is set the rest is left unfilled: the batch is being thrown away. The file
+        ``READ_AHEAD`` slots ahead is asked of the kernel before each decode, so that reading
+        from disk overlaps decoding (a no-op when it is already cached).
+        """
+        ahead, paths, n = READ_AHEAD, slots.paths, len(slots.paths)
+        failures = []
+        while stop is None or not stop.is_set():
+            k = slots.take()
+            if k >= n:
+                break
+            if ahead and k == 0:  # the batch's first files; then one more per slot taken
+                for path in paths[:ahead]:
+                    read_ahead(path)
+            if ahead and k + ahead < n:
+                read_ahead(paths[k + ahead])
+            error = self.fill(slots.indices[k], slots.images[k], paths[k])
+            if error is not None:
+                failures.append((k, error))
+        return failures

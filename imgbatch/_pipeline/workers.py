@@ -1,0 +1,70 @@
+"""The decode threads, and the batches in flight on them."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+
+import numpy as np
+
+from ..errors import ImageReadError
+from ..order import EpochCursor
+from .sampler import Failures, Sampler, Slots
+
+__all__ = ["InFlight", "Workers"]
+
+
+class InFlight:
+    """A batch in flight: its array, the sample in each slot, the decode tasks filling it, and,
+    once they are done, the slots whose file failed."""
+
+    __slots__ = ("cursor", "failed", "images", "indices", "number", "tasks")
+
+    def __init__(self, cursor: EpochCursor, images: np.ndarray, indices: list[int]) -> None:
+        self.cursor = cursor
+        self.number = cursor.batches_planned - 1  # its position in the epoch
+        self.images = images
+        self.indices = indices
+        self.tasks: list[Future[Failures]] = []
+        self.failed: dict[int, ImageReadError] = {}
+
+    def wait(self) -> None:
+        """Wait for every decode task; record the failed slots."""
+        wait(self.tasks)  # one wake-up when the last task ends, not one per task
+        for task in self.tasks:
+            self.failed.update(task.result())
+        self.tasks = []
+
+    def cancel(self) -> None:
+        """Cancel the decode tasks not yet started."""
+        for task in self.tasks:
+            task.cancel()
+
+
+class Workers:
+    """The decode threads and the flag that tells running tasks to stop."""
+
+    def __init__(self, sampler: Sampler, count: int) -> None:
+        self.sampler = sampler
+        self.count = count
+        self.pool = ThreadPoolExecutor(count, thread_name_prefix="imgbatch")
+        self.stop = threading.Event()
+
+    def submit(self, cursor: EpochCursor, indices: np.ndarray) -> InFlight:
+        """A fresh batch array for ``indices``, and the decode tasks that fill it."""
+        options = self.sampler.options
+        images = options.writer.empty(len(indices), options.decoder.size or (0, 0))
+        batch = InFlight(cursor, images, indices.tolist())
+        paths = self.sampler.manifest.paths
+        slots = Slots(batch.indices, [paths[i] for i in batch.indices], images)
+        # One task per worker per batch, sharing the slots: tasks of a quarter batch each had
+        # cost 5-10% more CPU per image (paired in-process rounds).
+        tasks = min(self.count, len(batch.indices))
+        fill = self.sampler.fill_slots
+        batch.tasks = [self.pool.submit(fill, slots, self.stop) for _ in range(tasks)]
+        return batch
+
+    def close(self) -> None:
+        """Stop the running tasks, drop the queued ones, and join every thread."""
+        self.stop.set()
+        self.pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,146 @@
+"""``batches``, ``load_image`` and ``load_eager``: the function forms, on the loader's code path."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from ._pipeline import Batch, Sampler
+from ._util import choice, default_workers, flag, positive_int, progress_bar
+from .errors import ImageReadError, ImgbatchError, ImgbatchWarning
+from .loader import ON_ERROR, Loader
+from .manifest import LabelSource, Manifest, as_manifest
+from .options import ImageOptions, Size, Stats
+from .read import read_bytes
+
+__all__ = ["batches", "load_eager", "load_image"]
+
+
+def batches(
+    labels: LabelSource, batch_size: int = 32, size: Size = 224, **options: Any
+) -> Iterator[Batch]:
+    """One epoch of ``(images, labels)`` batches: the generator form of :class:`Loader`.
+
+    Arguments are checked and the manifest is read at the call, so a mistake shows at once;
+    images are decoded only as batches are asked for. Options are those of :class:`Loader`.
+
+    Example:
+        >>> for x, y in batches("labels.csv", batch_size=32, size=224):  # doctest: +SKIP
+        ...     model.train_on_batch(x, y)
+    """
+    return iter(Loader(labels, batch_size=batch_size, size=size, **options))
+
+
+def load_image(
+    path: str | os.PathLike[str],
+    *,
+    size: Size | None = None,
+    fit: str = "stretch",
+    color: str = "rgb",
+    layout: str = "hwc",
+    dtype: Any = "float32",
+    mean: Stats = None,
+    std: Stats = None,
+    interpolation: str | None = None,
+) -> np.ndarray:
+    """One image, decoded and normalised exactly as :class:`Loader` does it.
+
+    Example:
+        >>> load_image("a.jpg", size=224).shape  # doctest: +SKIP
+        (224, 224, 3)
+    """
+    options = ImageOptions(
+        size, fit=fit, color=color, layout=layout, dtype=dtype, mean=mean, std=std,
+        interpolation=interpolation,
+    )  # fmt: skip
+    image = options.decoder(read_bytes(path), path)
+    out: np.ndarray = options.writer.empty(1, (image.shape[0], image.shape[1]))[0]
+    options.writer.write(image, out)
+    return out
+
+
+def load_eager(
+    labels: LabelSource,
+    *,
+    size: Size = 224,
+    fit: str = "stretch",
+    color: str = "rgb",
+    layout: str = "hwc",
+    dtype: Any = "float32",
+    mean: Stats = None,
+    std: Stats = None,
+    interpolation: str | None = None,
+    workers: int | None = None,
+    on_error: str = "raise",
+    progress: bool = False,
+) -> Batch:
+    """Every image in one array, in manifest order: the common way, and the baseline to beat.
+
+    Memory grows with the dataset (``N x H x W x C`` at once) and nothing is returned before the
+    last image is decoded. Decoding uses the same threads and code path as :class:`Loader`.
+
+    Returns:
+        ``(images, labels)``: all images, and their labels.
+    """
+    options = ImageOptions(
+        size, fit=fit, color=color, layout=layout, dtype=dtype, mean=mean, std=std,
+        interpolation=interpolation,
+    )  # fmt: skip
+    n_workers = default_workers() if workers is None else positive_int("workers", workers)
+    choice("on_error", on_error, ON_ERROR)
+    show = flag("progress", progress)
+    manifest = as_manifest(labels)
+    sampler = Sampler(manifest, options)
+    images = options.writer.empty(len(manifest), options.decoder.size or (0, 0))
+    with ThreadPoolExecutor(n_workers, thread_name_prefix="imgbatch") as pool:
+        futures = [pool.submit(sampler.fill, i, images[i]) for i in range(len(manifest))]
+        try:
+            good, errors = _collect(futures, on_error, show)
+        finally:
+            for future in futures:
+                future.cancel()
+    return _compact(images, good, errors, manifest)
+
+
+def _collect(
+    futures: list[Future[ImageReadError | None]], on_error: str, progress: bool
+) -> tuple[list[int], list[ImageReadError]]:
+    """The rows that loaded and the errors of those that did not, in manifest order."""
+    good: list[int] = []
+    errors: list[ImageReadError] = []
+    done: Iterable[Future[ImageReadError | None]] = futures
+    if progress:
+        done = progress_bar(iterable=futures, desc="load_eager", unit="img")
+    for i, future in enumerate(done):
+        error = future.result()
+        if error is None:
+            good.append(i)
+        elif on_error == "raise":
+            raise error
+        else:
+            errors.append(error)
+            warnings.warn(f"skipped {error}", ImgbatchWarning, stacklevel=3)
+    return good, errors
+
+
+def _compact(
+    images: np.ndarray, good: list[int], errors: list[ImageReadError], manifest: Manifest
+) -> Batch:
+    """The good rows' images, moved to the front of ``images`` in place, and their labels."""
+    if errors and not good:
+        msg = (
+            f"no image of {manifest.source or 'the manifest'} could be loaded: all "
+            f"{len(errors)} files failed (first: {errors[0]})"
+        )
+        raise ImgbatchError(msg)
+    if len(good) < len(manifest):
+        for j, i in enumerate(good):  # j <= i, so nothing is overwritten early
+            if j != i:
+                images[j] = images[i]
+        images = images[: len(good)]
+    return images, manifest.labels[good]

@@ -1,0 +1,137 @@
+"""The image options every entry point shares, checked once: :class:`ImageOptions`.
+
+``Loader``, ``load_image``, ``load_eager`` and the CLI all take the same eight options (``size``,
+``fit``, ``color``, ``layout``, ``dtype``, ``mean``, ``std``, ``interpolation``); each builds one
+``ImageOptions``, which checks them, names the option at fault, and builds the decoder and the
+writer from them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+import numpy as np
+
+from ._util import check_size, choice
+from .decode import Decoder
+from .normalize import DTYPES, LAYOUTS, Writer
+
+__all__ = ["ImageOptions", "Size", "Stats"]
+
+Size: TypeAlias = "int | tuple[int, int]"
+Stats: TypeAlias = "float | Sequence[float] | None"
+
+#: The largest ``std`` taken for a float dtype. The std of pixels scaled to [0, 1] is at most
+#: 0.5, and a std of a few may be meant to amplify; ImageNet's std in 0-255 units is about 57.
+MAX_STD = 5.0
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    """How each image is decoded, fitted and written; every option checked at construction.
+
+    Example:
+        >>> ImageOptions(size=224, layout="chw").image_shape
+        (3, 224, 224)
+        >>> ImageOptions(size=224, mean=123.7)
+        Traceback (most recent call last):
+        ...
+        ValueError: mean must be in [0, 1] units with dtype float32 ...
+    """
+
+    size: Size | None = 224
+    fit: str = "stretch"
+    color: str = "rgb"
+    layout: str = "hwc"
+    dtype: Any = "float32"
+    mean: Stats = None
+    std: Stats = None
+    interpolation: str | None = None
+    decoder: Decoder = field(init=False, repr=False, compare=False)
+    writer: Writer = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        size = None if self.size is None else check_size(self.size)
+        # The decoder checks fit, color and interpolation itself (it is built on its own too).
+        decoder = Decoder(size, fit=self.fit, color=self.color, interpolation=self.interpolation)
+        choice("layout", self.layout, LAYOUTS)
+        dtype = _dtype_name(self.dtype)
+        channels = decoder.channels
+        mean = _per_channel("mean", self.mean, channels)
+        std = _per_channel("std", self.std, channels)
+        _check_stats(mean, std, self.mean, self.std, dtype)
+        object.__setattr__(self, "size", size)
+        object.__setattr__(self, "dtype", dtype)
+        object.__setattr__(self, "decoder", decoder)
+        writer = Writer(channels, layout=self.layout, dtype=dtype, mean=mean, std=std)
+        object.__setattr__(self, "writer", writer)
+
+    @property
+    def channels(self) -> int:
+        """3 for colour, 1 for gray."""
+        return self.writer.channels
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """One output image's shape: ``(H, W, C)``, or ``(C, H, W)`` with ``layout="chw"``."""
+        if self.size is None:
+            msg = "image_shape needs a size"
+            raise ValueError(msg)
+        return self.writer.shape(self.decoder.size or (0, 0))
+
+
+def _dtype_name(value: object) -> str:
+    """``"float32"``, ``np.float32`` and ``np.dtype("float32")`` alike as ``"float32"``."""
+    name = value
+    if not isinstance(value, str):
+        try:
+            name = np.dtype(value).name  # type: ignore[call-overload]
+        except TypeError:
+            name = None
+    if name not in DTYPES:
+        msg = f"dtype must be one of {', '.join(map(repr, DTYPES))} (or the numpy dtype), "
+        msg += f"got {value!r}"
+        raise ValueError(msg)
+    return str(name)
+
+
+def _per_channel(name: str, value: Stats, channels: int) -> np.ndarray | None:
+    if value is None:
+        return None
+    array = np.array([])
+    if not isinstance(value, (str, bytes)):  # np.asarray would read "0.5" as a number
+        with contextlib.suppress(TypeError, ValueError):
+            array = np.asarray(value, dtype=np.float64).reshape(-1)
+    if array.size == 1:
+        array = np.repeat(array, channels)
+    if array.size != channels or not np.all(np.isfinite(array)):
+        msg = f"{name} must be a number or {channels} finite numbers (one per channel), "
+        msg += f"got {value!r}"
+        raise ValueError(msg)
+    return array
+
+
+def _check_stats(
+    mean: np.ndarray | None, std: np.ndarray | None, given_mean: Stats, given_std: Stats, dtype: str
+) -> None:
+    if dtype == "uint8" and (mean is not None or std is not None):
+        msg = 'mean and std need a float dtype ("float32" or "float16"), not "uint8"'
+        raise ValueError(msg)
+    if std is not None and np.any(std <= 0):
+        msg = f"std must be positive in every channel, got {given_std!r}"
+        if np.any(std == 0):
+            msg = f"std must be non-zero (and positive) in every channel, got {given_std!r}"
+        raise ValueError(msg)
+    # The image is scaled to [0, 1] before mean and std apply: ImageNet's 0-255 figures
+    # (123.675, ...) would put every output near -2 without a word.
+    for name, array, given, limit in (
+        ("mean", mean, given_mean, 1.0),
+        ("std", std, given_std, MAX_STD),
+    ):
+        if array is not None and np.any(np.abs(array) > limit):
+            msg = f"{name} must be in [0, 1] units with dtype {dtype} (images are scaled to "
+            msg += f"[0, 1] first), got {given!r}; divide it by 255"
+            raise ValueError(msg)
