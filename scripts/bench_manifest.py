@@ -95,10 +95,10 @@ def child(method: str, path: str) -> dict[str, Any]:
             return _tuples(path)
     else:
         import imgbatch
-        import imgbatch.manifest
+        import imgbatch.manifest.blocks
 
         if method == "manifest-exact":
-            imgbatch.manifest._FAST = False
+            imgbatch.manifest.blocks._FAST = False
 
         def read() -> Any:
             return imgbatch.read_manifest(path)

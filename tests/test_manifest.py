@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import imgbatch
-import imgbatch.manifest as manifest_module
+import imgbatch.manifest.blocks as manifest_module
 from imgbatch import ImgbatchError, Manifest, ManifestError, read_folder, read_manifest
 from imgbatch.manifest import PathTable
 

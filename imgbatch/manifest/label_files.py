@@ -1,0 +1,147 @@
+"""Label files: :func:`read_manifest`, which finds the format and hands the rows to its parser."""
+
+from __future__ import annotations
+
+import os
+from typing import BinaryIO
+
+from ..errors import ManifestError
+from .builder import Builder
+from .delimited import parse_delimited, parse_txt
+from .jsonl import parse_jsonl
+from .lines import TextLines
+from .table import Manifest
+
+__all__ = ["EXTENSION_FORMATS", "MANIFEST_FORMATS", "read_manifest"]
+
+#: The manifest formats :func:`read_manifest` understands.
+MANIFEST_FORMATS = ("csv", "tsv", "txt", "jsonl")
+
+EXTENSION_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+
+
+def read_manifest(
+    path: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    path_column: str | int | None = None,
+    label_column: str | int | None = None,
+    root: str | os.PathLike[str] | None = None,
+) -> Manifest:
+    """Read a label file into a :class:`Manifest`.
+
+    Formats (``format=`` overrides what the extension and first row suggest):
+
+    - ``csv``: ``path,label`` rows, header optional, quoted fields may hold commas and spaces;
+    - ``tsv``: the same, tab-separated;
+    - ``txt``: ``path label`` per line, split at the last run of white space (so paths may hold
+      spaces), the ImageNet/Caffe list style;
+    - ``jsonl``: one ``{"path": ..., "label": ...}`` object per line.
+
+    A UTF-8 BOM, CRLF line endings, blank lines and lines starting with ``#`` are allowed.
+    Relative paths are resolved against the label file's own folder, or ``root`` when given.
+    Labels that are all integers stay integers (``classes`` is None); all numbers become float32
+    regression targets; anything else is a class name, numbered in sorted order.
+
+    Args:
+        path: the label file.
+        format: one of ``"csv"``, ``"tsv"``, ``"txt"``, ``"jsonl"``; detected when None.
+        path_column: header name (or 0-based position) of the path column; recognised names such
+            as ``path``, ``filename`` or ``image`` are found without it.
+        label_column: header name (or position) of the label column (``label``, ``class``, ...).
+        root: folder that relative paths are resolved against.
+
+    Raises:
+        ManifestError: the file is missing, empty, not UTF-8, or a row is malformed; the message
+            names the file and line.
+
+    Example:
+        >>> m = read_manifest("labels.csv")  # doctest: +SKIP
+        >>> m.paths[0], m.labels[0], m.classes  # doctest: +SKIP
+        ('/data/cat/001.jpg', 0, ('cat', 'dog'))
+    """
+    source = os.fspath(path)
+    _check_options(format, path_column, label_column)
+    with _open(source) as handle:
+        builder, fmt = _parse(handle, source, format, path_column, label_column)
+    base = os.path.abspath(root if root is not None else os.path.dirname(os.path.abspath(source)))
+    return builder.build(base, fmt)
+
+
+def _check_options(
+    format: str | None, path_column: str | int | None, label_column: str | int | None
+) -> None:
+    if format is not None and format not in MANIFEST_FORMATS:
+        msg = f"format must be one of {', '.join(MANIFEST_FORMATS)}, got {format!r}"
+        raise ValueError(msg)
+    for name, value in (("path_column", path_column), ("label_column", label_column)):
+        if value is not None and not isinstance(value, (str, int)):
+            msg = f"{name} must be a column name or position, got {value!r}"
+            raise TypeError(msg)
+
+
+def _open(source: str) -> BinaryIO:
+    """The label file, opened for reading (the caller closes it)."""
+    if os.path.isdir(source):
+        raise ManifestError(source, None, "is a folder, not a label file (use read_folder)")
+    try:
+        return open(source, "rb")  # the caller closes it
+    except FileNotFoundError:
+        raise ManifestError(source, None, "no such label file") from None
+    except OSError as e:
+        raise ManifestError(source, None, f"cannot open label file: {e.strerror}") from e
+
+
+def _parse(
+    handle: BinaryIO,
+    source: str,
+    format: str | None,
+    path_column: str | int | None,
+    label_column: str | int | None,
+) -> tuple[Builder, str]:
+    """The rows of the open label file ``handle`` in a builder, and the format they were read as."""
+    lines = TextLines(handle, source)
+    first = lines.peek_data_line()
+    if first is None:
+        raise ManifestError(source, None, "empty label file: no rows")
+    fmt = format or _detect_format(source, first)
+    builder = Builder(source)
+    if fmt == "jsonl":
+        parse_jsonl(lines, builder, path_column, label_column)
+    elif fmt == "txt":
+        if path_column is not None or label_column is not None:
+            msg = "path_column and label_column apply to csv, tsv and jsonl label files"
+            raise ValueError(msg)
+        parse_txt(lines, builder)
+    else:
+        parse_delimited(lines, builder, "," if fmt == "csv" else "\t", path_column, label_column)
+    if not builder.count:
+        raise ManifestError(source, None, "empty label file: a header but no rows")
+    return builder, fmt
+
+
+def _detect_format(source: str, first: str) -> str:
+    ext = os.path.splitext(source)[1].lower()
+    fmt = EXTENSION_FORMATS.get(ext)
+    text = first.strip()
+    if fmt == "csv" and "\t" in text and "," not in text:
+        return "tsv"  # a tab-separated file named .csv, a common export
+    if fmt == "tsv" and "," in text and "\t" not in text:
+        return "csv"
+    if fmt is not None:
+        return fmt
+    if text.startswith("["):
+        raise ManifestError(source, None, "a JSON array is not supported: use JSON Lines")
+    if text.startswith("{"):
+        return "jsonl"
+    if "\t" in text:
+        return "tsv"
+    if "," in text.rsplit(maxsplit=1)[-1]:
+        return "csv"  # "a.jpg,cat" or "my photo.jpg,cat": the comma is in the last word
+    return "txt"

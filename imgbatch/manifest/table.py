@@ -1,0 +1,190 @@
+"""The manifest's types: :class:`PathTable` (paths in one buffer) and :class:`Manifest` (rows)."""
+
+from __future__ import annotations
+
+import os
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from typing import overload
+
+import numpy as np
+
+__all__ = ["Manifest", "PathTable"]
+
+
+class PathTable(Sequence[str]):
+    """The manifest's paths: one UTF-8 buffer plus offsets, resolved against ``root`` on access.
+
+    Behaves as a read-only sequence of ``str``. Keeping the paths in a single ``bytes`` object
+    (not a list of ``str``) means a forked worker process touching them does not copy the table
+    page by page through reference-count writes (pytorch/pytorch#13246).
+    """
+
+    __slots__ = ("_buffer", "_offsets", "root")
+
+    def __init__(self, buffer: bytes, offsets: np.ndarray, root: str) -> None:
+        self._buffer = buffer
+        self._offsets = offsets
+        self.root = root
+
+    @classmethod
+    def from_strings(cls, paths: Iterable[str], root: str) -> PathTable:
+        buffer = bytearray()
+        offsets = array("q", [0])
+        for path in paths:
+            buffer += os.fsencode(path)
+            offsets.append(len(buffer))
+        return cls(bytes(buffer), np.frombuffer(offsets, dtype=np.int64), root)
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return os.path.join(self.root, self.relative(index))
+
+    def relative(self, index: int) -> str:
+        """The path as written in the manifest (not resolved against ``root``)."""
+        n = len(self)
+        i = int(index)
+        if i < 0:
+            i += n
+        if not 0 <= i < n:
+            msg = f"path index {index} out of range for {n} rows"
+            raise IndexError(msg)
+        start, end = self._offsets[i], self._offsets[i + 1]
+        return os.fsdecode(self._buffer[start:end])
+
+    def take(self, indices: np.ndarray) -> PathTable:
+        """A new table holding the rows at ``indices``, in that order."""
+        return PathTable.from_strings((self.relative(i) for i in indices), self.root)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the table's buffer and offsets."""
+        return len(self._buffer) + self._offsets.nbytes
+
+
+class Manifest:
+    """A table of (path, label) rows read from a label file or a class folder.
+
+    Attributes:
+        paths: sequence of ``str``, resolved against the manifest's folder (or ``root=``).
+        labels: ``int64`` class ids, or ``float32`` for numeric (regression) labels.
+        classes: class names (id = position, sorted), or None when labels were numbers.
+        lines: ``int64`` manifest line number of each row (0 where there is none, as in folders).
+        source: the label file or folder read, or None for a manifest built in code.
+        format: "csv", "tsv", "txt", "jsonl", "folder", or None for a manifest built in code.
+
+    Example:
+        >>> m = Manifest(["a.jpg", "b.jpg"], [0, 1], classes=("cat", "dog"), root="/data")
+        >>> m[1]
+        ('/data/b.jpg', 1)
+    """
+
+    __slots__ = ("classes", "format", "labels", "lines", "paths", "source")
+
+    def __init__(
+        self,
+        paths: Sequence[str] | PathTable,
+        labels: Sequence[int] | Sequence[float] | np.ndarray,
+        *,
+        classes: Sequence[str] | None = None,
+        lines: Sequence[int] | np.ndarray | None = None,
+        root: str | os.PathLike[str] | None = None,
+        source: str | os.PathLike[str] | None = None,
+        format: str | None = None,
+    ) -> None:
+        if isinstance(paths, PathTable):
+            table = paths if root is None else PathTable(paths._buffer, paths._offsets, str(root))
+        else:
+            table = PathTable.from_strings(paths, os.path.abspath(root or os.curdir))
+        label_array = _label_array(labels, len(table))
+        self.classes = tuple(classes) if classes is not None else None
+        if self.classes is not None and len(label_array):
+            _check_class_ids(label_array, len(self.classes))
+        self.paths = table
+        self.labels = label_array
+        self.lines = (
+            np.zeros(len(table), np.int64) if lines is None else np.asarray(lines, np.int64)
+        )
+        self.source = None if source is None else os.fspath(source)
+        self.format = format
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[str, int | float]:
+        label: int | float = self.labels[index].item()
+        return self.paths[index], label
+
+    def __iter__(self) -> Iterator[tuple[str, int | float]]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        what = f"{len(self.classes)} classes" if self.classes is not None else "numeric labels"
+        src = f"{self.source!r}, " if self.source else ""
+        return f"Manifest({src}{len(self)} rows, {what})"
+
+    def subset(self, indices: Sequence[int] | np.ndarray) -> Manifest:
+        """A new manifest of the rows at ``indices`` (in that order); classes are kept as they are.
+
+        Example:
+            >>> m = Manifest(["a.jpg", "b.jpg", "c.jpg"], [0, 1, 0], classes=("cat", "dog"))
+            >>> len(m.subset([2, 0]))
+            2
+        """
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if len(idx) and (idx.min() < -len(self) or idx.max() >= len(self)):
+            msg = f"subset indices must lie in [0, {len(self)}), found {idx.min()}..{idx.max()}"
+            raise IndexError(msg)
+        idx = idx % max(len(self), 1)
+        return Manifest(
+            self.paths.take(idx),
+            self.labels[idx],
+            classes=self.classes,
+            lines=self.lines[idx],
+            source=self.source,
+            format=self.format,
+        )
+
+    def where(self, index: int) -> str:
+        """``"labels.csv, line 12"``: where row ``index`` came from, for messages."""
+        line = int(self.lines[index])
+        if self.source is None:
+            return f"row {index}"
+        return f"{self.source}, line {line}" if line else self.source
+
+
+def _label_array(labels: Sequence[int] | Sequence[float] | np.ndarray, rows: int) -> np.ndarray:
+    """``labels`` as one ``int64`` or ``float32`` value per row."""
+    label_array = np.asarray(labels)
+    if label_array.ndim != 1 or len(label_array) != rows:
+        msg = f"labels must be one per path: {rows} paths, labels of shape "
+        msg += f"{label_array.shape}"
+        raise ValueError(msg)
+    if label_array.dtype.kind in "iub":
+        return label_array.astype(np.int64, copy=False)
+    if label_array.dtype.kind == "f":
+        return label_array.astype(np.float32, copy=False)
+    if len(label_array):
+        msg = f"labels must be integers or floats, not {label_array.dtype}"
+        raise TypeError(msg)
+    return label_array.astype(np.int64)
+
+
+def _check_class_ids(labels: np.ndarray, classes: int) -> None:
+    """Raise unless the (non-empty) ``labels`` are int64 ids of one of ``classes`` classes."""
+    if labels.dtype != np.int64:
+        msg = "labels must be integer class ids when classes are given"
+        raise ValueError(msg)
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= classes:
+        msg = f"class ids must lie in [0, {classes}), found {low}..{high}"
+        raise ValueError(msg)
