@@ -15,11 +15,15 @@ from pathlib import Path
 
 import pytest
 
-import imgbatch.benchmark as bench
-from imgbatch.benchmark import BenchConfig, Measurement, is_flat, lazy_budget_mb
+from imgbatch.bench import BenchConfig, Measurement, child, is_flat, lazy_budget_mb, memory
 from imgbatch.cli import main
 
 from .helpers import make_dataset, require
+
+SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+
+import bench_memory  # noqa: E402
 
 COLORS = {"red": (255, 0, 0), "blue": (0, 0, 255)}
 TINY = ["--size", "32", "--batch-size", "4", "--workers", "1", "--prefetch", "1"]
@@ -96,16 +100,16 @@ def test_bench_memory_child_failure_names_the_file(
 def test_child_main_prints_one_json_line(labels: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = json.dumps({"labels": str(labels), "size": [16, 16], "batch_size": 4,
                          "workers": 1, "prefetch": 0})  # fmt: skip
-    assert bench._child_main(["lazy", config, "10"]) == 0
+    assert child.main(["lazy", config, "10"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["mode"] == "lazy"
     assert result["rows"] == 10
     assert result["images"] == 10
     assert result["peak_rss_mb"] > 0
-    assert bench._child_main(["nonsense", config, "10"]) == 2
+    assert child.main(["nonsense", config, "10"]) == 2
     folder = json.dumps({"labels": str(labels.parent), "size": [16, 16], "batch_size": 4,
                          "workers": 1, "prefetch": 0})  # fmt: skip
-    assert bench._child_main(["eager", folder, "5"]) == 0
+    assert child.main(["eager", folder, "5"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["images"] == 5
 
 
@@ -170,7 +174,7 @@ def test_missing_label_file_is_reported_once(
 def test_flat_and_within_budget_exits_0(
     labels: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(bench, "_measure", fake_measure(lambda n: 55.0 + n / 1000))
+    monkeypatch.setattr(memory, "measure", fake_measure(lambda n: 55.0 + n / 1000))
     assert run([str(labels), "--sizes", "100,1000,5000", *TINY]) == 0
     text = capsys.readouterr().out
     assert text.count(" OK") == 3
@@ -182,7 +186,7 @@ def test_growing_lazy_memory_is_not_flat(
     labels: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Within the budget at every size, but growing: the flatness check alone must fail it.
-    monkeypatch.setattr(bench, "_measure", fake_measure(lambda n: 40.0 + n / 100))
+    monkeypatch.setattr(memory, "measure", fake_measure(lambda n: 40.0 + n / 100))
     status = run([str(labels), "--sizes", "100,1200", *TINY])
     text = capsys.readouterr().out
     assert status == 1
@@ -193,7 +197,7 @@ def test_growing_lazy_memory_is_not_flat(
 def test_over_budget_rows_are_marked(
     labels: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(bench, "_measure", fake_measure(lambda n: 61.0))
+    monkeypatch.setattr(memory, "measure", fake_measure(lambda n: 61.0))
     status = run([str(labels), "--sizes", "10,20", *TINY])  # budget: 50 + 3 x 0.05 + 10 MB
     text = capsys.readouterr().out
     assert status == 1
@@ -206,7 +210,7 @@ def test_repeats_report_medians(
     labels: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     peaks = iter([50.0, 60.0, 70.0] * 10)
-    monkeypatch.setattr(bench, "_measure", fake_measure(lambda n: next(peaks)))
+    monkeypatch.setattr(memory, "measure", fake_measure(lambda n: next(peaks)))
     out = tmp_path / "r.csv"
     run([str(labels), "--sizes", "10", *TINY, "--repeats", "3", "--csv", str(out)])
     rows = read_rows(out)
@@ -218,8 +222,8 @@ def test_repeats_report_medians(
 def test_eager_skipped_when_it_cannot_fit(
     labels: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(bench, "_measure", fake_measure(lambda n: 55.0))
-    monkeypatch.setattr(bench, "_available_mb", lambda: 1.0)  # 1 MB free: no eager run fits
+    monkeypatch.setattr(memory, "measure", fake_measure(lambda n: 55.0))
+    monkeypatch.setattr(memory, "available_mb", lambda: 1.0)  # 1 MB free: no eager run fits
     assert run([str(labels), "--sizes", "100,200", *TINY]) == 0
     text = capsys.readouterr().out
     assert " eager " not in text
@@ -235,7 +239,7 @@ def test_quick_mode_settings(
         seen.append((mode, rows, config.size))
         return fake_measure(lambda n: 55.0)(mode, config, rows)
 
-    monkeypatch.setattr(bench, "_measure", measure)
+    monkeypatch.setattr(memory, "measure", measure)
     assert run([str(labels), "--quick"]) == 0
     assert [(m, r) for m, r, _ in seen] == [("baseline", 0), ("eager", 200), ("lazy", 200),
                                             ("eager", 400), ("lazy", 400), ("eager", 800),
@@ -250,7 +254,7 @@ def test_plot_without_matplotlib_says_how_to_install_it(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(bench, "_measure", fake_measure(lambda n: 55.0))
+    monkeypatch.setattr(memory, "measure", fake_measure(lambda n: 55.0))
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     png = tmp_path / "m.png"
     assert run([str(labels), "--sizes", "10,20", *TINY, "--plot", str(png)]) == 0
@@ -264,7 +268,7 @@ def test_plot_with_matplotlib(
     labels: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     require("matplotlib")
-    monkeypatch.setattr(bench, "_measure", fake_measure(lambda n: 55.0))
+    monkeypatch.setattr(memory, "measure", fake_measure(lambda n: 55.0))
     png = tmp_path / "m.png"
     assert run([str(labels), "--sizes", "10,20", *TINY, "--plot", str(png)]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -273,7 +277,7 @@ def test_plot_with_matplotlib(
 def test_progress_bar_leaves_no_thread(
     labels: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(bench, "_measure", fake_measure(lambda n: 55.0))
+    monkeypatch.setattr(memory, "measure", fake_measure(lambda n: 55.0))
     assert main(["bench", "memory", str(labels), "--sizes", "10", *TINY]) == 0
     assert "lazy memory is flat" in capsys.readouterr().out
 
@@ -281,8 +285,8 @@ def test_progress_bar_leaves_no_thread(
 def test_script_entry_point(
     labels: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(bench, "_measure", fake_measure(lambda n: 55.0))
-    assert bench.main([str(labels), "--sizes", "10", *TINY, "--no-progress"]) == 0
+    monkeypatch.setattr(memory, "measure", fake_measure(lambda n: 55.0))
+    assert bench_memory.main([str(labels), "--sizes", "10", *TINY, "--no-progress"]) == 0
     assert "lazy memory is flat" in capsys.readouterr().out
-    assert bench.main([str(labels), "--batch-size", "0"]) == 2
+    assert bench_memory.main([str(labels), "--batch-size", "0"]) == 2
     assert "batch_size must be a positive int, got 0" in capsys.readouterr().err

@@ -15,13 +15,8 @@ from PIL import Image
 
 from imgbatch import Loader, read_manifest
 from imgbatch.cli import main
-from imgbatch.scan import (
-    IMBALANCE_RATIO,
-    ScanReport,
-    _edit_distance,
-    scan,
-    write_clean,
-)
+from imgbatch.scan import IMBALANCE_RATIO, ScanReport, scan, write_clean
+from imgbatch.scan.labels import edit_distance
 from tests.helpers import encode, gradient, make_dataset, solid, write
 
 # ---------------------------------------------------------------------------------------------
@@ -326,11 +321,11 @@ def test_numeric_labels_have_no_histogram_and_integer_labels_do(tmp_path: Path) 
 
 
 def test_edit_distance_counts_a_swap_as_one_edit() -> None:
-    assert _edit_distance("dgo", "dog", 1) == 1
-    assert _edit_distance("dog", "dog", 1) == 0
-    assert _edit_distance("retreiver", "retriever", 2) == 1
-    assert _edit_distance("cat", "dog", 1) == 2  # stops past the limit
-    assert _edit_distance("a", "abcdef", 2) == 3
+    assert edit_distance("dgo", "dog", 1) == 1
+    assert edit_distance("dog", "dog", 1) == 0
+    assert edit_distance("retreiver", "retriever", 2) == 1
+    assert edit_distance("cat", "dog", 1) == 2  # stops past the limit
+    assert edit_distance("a", "abcdef", 2) == 3
 
 
 # ---------------------------------------------------------------------------------------------

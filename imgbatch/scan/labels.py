@@ -1,0 +1,206 @@
+"""Checking the labels: duplicate paths, the class histogram and its imbalance, label typos."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..manifest import Manifest
+from .findings import Duplicate, LabelTypo
+
+__all__ = [
+    "class_histogram",
+    "edit_distance",
+    "find_duplicates",
+    "find_typos",
+    "imbalance_ratio",
+    "label_text",
+]
+
+# A class is rare when it has at most this many rows, or fewer than 1% of the largest class's.
+_RARE_ROWS = 2
+# Beyond this many (rare, frequent) class pairs, only the case/punctuation check runs.
+_MAX_PAIRS = 1_000_000
+
+
+def label_text(manifest: Manifest, row: int) -> str:
+    """Row ``row``'s label as text: its class name, or the number as it reads back."""
+    value = manifest.labels[row]
+    if manifest.classes is not None:
+        return manifest.classes[int(value)]
+    return str(value)  # numpy prints the shortest text that reads back as the same value
+
+
+def find_duplicates(manifest: Manifest) -> list[Duplicate]:
+    """Paths on more than one row, found by sorting hashes (no dict of a million strings)."""
+    n = len(manifest)
+    if n < 2:
+        return []
+
+    def key(row: int) -> str:
+        return os.path.normcase(os.path.normpath(manifest.paths[row]))
+
+    hashes = np.fromiter((hash(key(i)) for i in range(n)), np.int64, n)
+    order = np.argsort(hashes, kind="stable")
+    ranked = hashes[order]
+    same = np.flatnonzero(ranked[1:] == ranked[:-1])
+    groups: dict[str, set[int]] = {}
+    for k in same:  # rows in runs of equal hashes; the strings settle hash collisions
+        for row in (int(order[k]), int(order[k + 1])):
+            groups.setdefault(key(row), set()).add(row)
+    found = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        rows = sorted(members)
+        found.append(
+            Duplicate(
+                path=manifest.paths.relative(rows[0]),
+                rows=tuple(rows),
+                lines=tuple(int(manifest.lines[r]) for r in rows),
+                labels=tuple(label_text(manifest, r) for r in rows),
+            )
+        )
+    found.sort(key=lambda d: d.rows[0])
+    return found
+
+
+def class_histogram(manifest: Manifest) -> dict[str, int] | None:
+    """Rows per class (or per integer label, as text); None for float (regression) labels."""
+    if manifest.classes is not None:
+        counts = np.bincount(manifest.labels, minlength=len(manifest.classes))
+        return {name: int(n) for name, n in zip(manifest.classes, counts, strict=True)}
+    if manifest.labels.dtype.kind == "i":
+        values, counts = np.unique(manifest.labels, return_counts=True)
+        return {str(v): int(n) for v, n in zip(values.tolist(), counts.tolist(), strict=True)}
+    return None
+
+
+def imbalance_ratio(histogram: dict[str, int] | None, suspects: set[str]) -> float | None:
+    """Rows of the largest class over the smallest, leaving out ``suspects`` and empty classes.
+
+    Example:
+        >>> imbalance_ratio({"cat": 40, "dog": 4, "dgo": 1}, {"dgo"})
+        10.0
+    """
+    if histogram is None:
+        return None
+    counts = [n for name, n in histogram.items() if n and name not in suspects]
+    if len(counts) < 2:
+        return None
+    return max(counts) / min(counts)
+
+
+def find_typos(manifest: Manifest, histogram: dict[str, int]) -> list[LabelTypo]:
+    """Class names that look like typos of a more frequent class.
+
+    Two kinds: names equal up to case, spaces and punctuation (``Cat`` and ``cat``, whatever
+    their counts: the smaller is flagged), and rare classes (at most 2 rows, or under 1% of the
+    largest class) within one edit (two for names of 6+ letters; a swap of neighbours counts as
+    one) of a class that is not rare. Names holding digits are left out of the second kind: ids
+    such as ``n01440764`` or ``class_7`` are near one another by design.
+    """
+    found = _case_typos(histogram)
+    largest = max(histogram.values())
+
+    def rare(n: int) -> bool:
+        return n <= _RARE_ROWS or 100 * n < largest
+
+    suspects = [s for s, n in histogram.items() if n and rare(n) and s not in found]
+    targets = [t for t, n in histogram.items() if not rare(n) and not _has_digit(t)]
+    if len(suspects) * len(targets) <= _MAX_PAIRS:
+        for name in suspects:
+            like = None if _has_digit(name) else _nearest(name, targets, histogram)
+            if like is not None:
+                found[name] = (like, "spelling")
+    rows_of = _rows_by_class(manifest.labels, manifest.classes or ())
+    return [
+        LabelTypo(
+            label=name,
+            like=like,
+            how=how,
+            count=histogram[name],
+            like_count=histogram[like],
+            lines=tuple(int(manifest.lines[r]) for r in rows_of.get(name, [])),
+        )
+        for name, (like, how) in sorted(found.items(), key=lambda kv: (kv[1][0], kv[0]))
+    ]
+
+
+def _case_typos(histogram: dict[str, int]) -> dict[str, tuple[str, str]]:
+    """Names equal up to case, spaces and punctuation: each but the most frequent -> it."""
+    found: dict[str, tuple[str, str]] = {}
+    groups: dict[str, list[str]] = {}
+    for name in histogram:
+        key = _normalise(name)
+        if key:
+            groups.setdefault(key, []).append(name)
+    for names in groups.values():
+        if len(names) > 1:
+            names.sort(key=lambda s: (-histogram[s], s))
+            for other in names[1:]:
+                found[other] = (names[0], "case")
+    return found
+
+
+def _nearest(name: str, targets: list[str], histogram: dict[str, int]) -> str | None:
+    """The more frequent class within the edit limit of ``name``: the nearest, then the largest."""
+    key = _normalise(name)
+    best: tuple[int, int, str] | None = None
+    for target in targets:
+        if histogram[target] <= histogram[name]:
+            continue
+        other = _normalise(target)
+        limit = _edit_limit(min(len(key), len(other)))
+        distance = edit_distance(key, other, limit)
+        if distance <= limit:
+            candidate = (distance, -histogram[target], target)
+            best = candidate if best is None or candidate < best else best
+    return None if best is None else best[2]
+
+
+def _normalise(name: str) -> str:
+    return "".join(ch for ch in name.casefold() if ch.isalnum())
+
+
+def _has_digit(name: str) -> bool:
+    return any(ch.isdigit() for ch in name)
+
+
+def _edit_limit(length: int) -> int:
+    if length < 3:
+        return 0
+    return 1 if length <= 5 else 2
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Edits (insert, delete, substitute, swap neighbours) from ``a`` to ``b``; ``limit + 1``
+    as soon as it is known to exceed ``limit``.
+
+    Example:
+        >>> edit_distance("dgo", "dog", 1), edit_distance("cat", "dog", 1)
+        (1, 2)
+    """
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    before: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], before[j - 2] + 1)
+        if min(current) > limit:
+            return limit + 1
+        before, previous = previous, current
+    return previous[-1]
+
+
+def _rows_by_class(labels: np.ndarray, classes: tuple[str, ...]) -> dict[str, list[int]]:
+    rows: dict[str, list[int]] = {}
+    for row, class_id in enumerate(labels.tolist()):
+        rows.setdefault(classes[class_id], []).append(row)
+    return rows
