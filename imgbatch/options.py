@@ -22,7 +22,7 @@ from .normalize import DTYPES, LAYOUTS, Writer
 __all__ = ["ImageOptions", "Size", "Stats"]
 
 Size: TypeAlias = "int | tuple[int, int]"
-Stats: TypeAlias = "float | Sequence[float] | None"
+Stats: TypeAlias = "float | Sequence[float] | np.ndarray | None"
 
 #: The largest ``std`` taken for a float dtype. The std of pixels scaled to [0, 1] is at most
 #: 0.5, and a std of a few may be meant to amplify; ImageNet's std in 0-255 units is about 57.

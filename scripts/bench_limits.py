@@ -56,9 +56,9 @@ from _bench import (
 )
 
 import imgbatch
-import imgbatch.loader
+from imgbatch._pipeline import sampler  # the read-ahead knob is internal
 from imgbatch.decode import Decoder, jpeg_size, reduction
-from imgbatch.loader import _Output
+from imgbatch.normalize import Writer
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LABELS = ROOT / "bench_data" / "imagenet-like" / "labels.csv"
@@ -97,7 +97,7 @@ def _jobs(size: int) -> dict[str, tuple[Job, Callable[[bytes], bool]]]:
     target = (size, size)
     decoder = Decoder(target)
     slot = _Slots(size)
-    write = _Output(channels=3).write  # the loader's own uint8 -> float32 [0, 1] writer
+    write = Writer(channels=3).write  # the loader's own uint8 -> float32 [0, 1] writer
 
     def factor(data: bytes) -> int:
         header = jpeg_size(data)
@@ -192,14 +192,14 @@ def loader_rate(
     """
     (warm_page_cache if cached else evict_page_cache)(m.paths)
     loader = imgbatch.Loader(m, batch_size=batch_size, size=size, shuffle=False)
-    ahead = imgbatch.loader.READ_AHEAD
-    imgbatch.loader.READ_AHEAD = ahead if read_ahead else 0
+    ahead = sampler.READ_AHEAD
+    sampler.READ_AHEAD = ahead if read_ahead else 0
     try:
         start = time.perf_counter()
         images = sum(len(x) for x, _ in loader)
         return images / (time.perf_counter() - start)
     finally:
-        imgbatch.loader.READ_AHEAD = ahead
+        sampler.READ_AHEAD = ahead
 
 
 def run_loader(labels: str, limit: int | None, size: int, batch_size: int) -> dict[str, Any]:

@@ -54,8 +54,8 @@ def feature_stats(loader: imgbatch.Loader) -> tuple[Floats, Floats]:
     return mean.astype(np.float32), std.astype(np.float32)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse arguments, train, print one line per epoch and the final validation accuracy."""
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    """The command line: where the data is and the training's settings."""
     parser = argparse.ArgumentParser(description="Softmax regression on imgbatch batches.")
     parser.add_argument("--labels", type=Path, default=DEFAULT_LABELS, help="manifest file")
     parser.add_argument("--epochs", type=int, default=8)
@@ -64,8 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=3e-4, help="Adam learning rate")
     parser.add_argument("--l2", type=float, default=1e-3, help="L2 penalty on the weights")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, train, print one line per epoch and the final validation accuracy."""
+    args = arguments(argv)
     m = imgbatch.read_manifest(args.labels)
     if m.classes is None:
         msg = f"{args.labels} has numeric labels; this demo needs class names"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,7 @@ import numpy as np
 import pytest
 
 import imgbatch
-from imgbatch.cli import main
+from imgbatch.cli import main, parser
 from tests.helpers import make_dataset
 
 COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255)}
@@ -118,3 +120,90 @@ def test_python_dash_m_runs_the_same_command(labels: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "12 rows" in result.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Behaving like a Unix tool
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "imgbatch", *args]
+
+
+def test_ctrl_c_ends_iterate_with_130_and_one_line(tmp_path: Path) -> None:
+    labels = make_dataset(tmp_path, COLOURS, 20, (64, 64))
+    proc = subprocess.Popen(
+        _command("iterate", str(labels), "--epochs", "100000", "--size", "32", "--batch-size", "4"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        seen = ""
+        while "epoch 1" not in seen:  # the bar of a later epoch: deep inside iteration
+            char = proc.stderr.read(1)
+            assert char, f"iterate ended early: {seen!r}"
+            seen += char
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        proc.wait()
+    err = seen + err
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    lines = [line for line in err.replace("\r", "\n").splitlines() if line.strip()]
+    assert lines[-1] == "imgbatch: interrupted"
+    assert sum("interrupted" in line for line in lines) == 1
+    assert out == ""
+
+
+def test_a_closed_pipe_ends_info_quietly(tmp_path: Path) -> None:
+    rows = "\n".join(f"img{k}.jpg,class_{k:06d}" for k in range(20_000))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,label\n" + rows + "\n", encoding="utf-8")
+    proc = subprocess.Popen(
+        _command("info", str(labels), "--all"), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()  # then go away, as `| head -1` does
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    status = proc.wait(timeout=60)
+    assert first.startswith(str(labels).encode())
+    assert err == ""  # no BrokenPipeError, no "Exception ignored"
+    assert status == 141  # what a shell reports for a writer stopped by a closed pipe
+
+
+def test_info_lists_the_largest_classes_and_a_count_of_the_rest(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [f"a{k}.jpg,big" for k in range(5)] + [f"b{k}.jpg,c{k:05d}" for k in range(100_000)]
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    assert main(["info", str(labels)]) == 0
+    out = capsys.readouterr().out
+    assert "classes: 100,001" in out
+    assert len(out.splitlines()) < 30
+    assert "big" in out  # the largest class comes first
+    assert "99,981 more" in out and "--all" in out
+    assert main(["info", str(labels), "--all"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) > 100_000
+
+
+def _actions(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.Action]]:
+    found = []
+    for action in parser._actions:  # argparse has no public list
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found += [(f"{name} {n}", a) for n, a in _actions(sub)]
+        elif not isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+            found.append((parser.prog, action))
+    return found
+
+
+def test_every_option_has_help_text() -> None:
+    missing = [f"{where}: {a.dest}" for where, a in _actions(parser()) if not a.help]
+    assert not missing, f"options without help: {missing}"

@@ -367,7 +367,9 @@ def test_workers_ask_the_kernel_for_the_files_ahead_of_the_one_they_decode(
         return int(Path(path).stem)
 
     monkeypatch.setattr("imgbatch._pipeline.sampler.READ_AHEAD", ahead)
-    monkeypatch.setattr("imgbatch._pipeline.sampler.read_ahead", lambda p: events.append(("hint", number(p))))
+    monkeypatch.setattr(
+        "imgbatch._pipeline.sampler.read_ahead", lambda p: events.append(("hint", number(p)))
+    )
 
     def reading(path: str) -> bytes:
         events.append(("read", number(path)))
