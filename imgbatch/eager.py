@@ -39,15 +39,10 @@ def batches(
 def load_image(
     path: str | os.PathLike[str],
     *,
-    size: Size | None = None,
-    fit: str = "stretch",
-    color: str = "rgb",
-    layout: str = "hwc",
-    dtype: Any = "float32",
-    mean: Stats = None,
-    std: Stats = None,
-    interpolation: str | None = None,
-) -> np.ndarray:
+    # The image options (one ImageOptions), as Loader and load_eager take them.
+    size: Size | None = None, fit: str = "stretch", color: str = "rgb", layout: str = "hwc",
+    dtype: Any = "float32", mean: Stats = None, std: Stats = None, interpolation: str | None = None,
+) -> np.ndarray:  # fmt: skip
     """One image, decoded and normalised exactly as :class:`Loader` does it.
 
     Example:
@@ -67,18 +62,11 @@ def load_image(
 def load_eager(
     labels: LabelSource,
     *,
-    size: Size = 224,
-    fit: str = "stretch",
-    color: str = "rgb",
-    layout: str = "hwc",
-    dtype: Any = "float32",
-    mean: Stats = None,
-    std: Stats = None,
-    interpolation: str | None = None,
-    workers: int | None = None,
-    on_error: str = "raise",
-    progress: bool = False,
-) -> Batch:
+    # The image options (one ImageOptions), as Loader and load_image take them.
+    size: Size = 224, fit: str = "stretch", color: str = "rgb", layout: str = "hwc",
+    dtype: Any = "float32", mean: Stats = None, std: Stats = None, interpolation: str | None = None,
+    workers: int | None = None, on_error: str = "raise", progress: bool = False,
+) -> Batch:  # fmt: skip
     """Every image in one array, in manifest order: the common way, and the baseline to beat.
 
     Memory grows with the dataset (``N x H x W x C`` at once) and nothing is returned before the

@@ -87,13 +87,9 @@ class Loader:
         shuffle: bool = True,
         seed: int | None = 0,
         drop_last: bool = False,
-        fit: str = "stretch",
-        color: str = "rgb",
-        layout: str = "hwc",
-        dtype: Any = "float32",
-        mean: Stats = None,
-        std: Stats = None,
-        interpolation: str | None = None,
+        # The image options (one ImageOptions), as load_image and load_eager take them.
+        fit: str = "stretch", color: str = "rgb", layout: str = "hwc", dtype: Any = "float32",
+        mean: Stats = None, std: Stats = None, interpolation: str | None = None,
         workers: int | None = None,
         prefetch: int = 2,
         on_error: str = "raise",
@@ -101,7 +97,7 @@ class Loader:
         rank: int | None = None,
         world_size: int | None = None,
         shard_mode: str = "pad",
-    ) -> None:
+    ) -> None:  # fmt: skip
         self.batch_size = positive_int("batch_size", batch_size)
         self.options = ImageOptions(
             size, fit=fit, color=color, layout=layout, dtype=dtype, mean=mean, std=std,

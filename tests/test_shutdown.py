@@ -318,7 +318,7 @@ def test_scan_interrupted_joins_its_threads_and_runs_again(
 ) -> None:
     labels = make_set(tmp_path, 40)
     interrupt = raising_decode(nth_call(9), KeyboardInterrupt())
-    monkeypatch.setattr("imgbatch.scan.decode_bytes", interrupt)
+    monkeypatch.setattr("imgbatch.scan.check.decode_bytes", interrupt)
     with pytest.raises(KeyboardInterrupt):
         scan(labels, workers=3)
     assert_threads_gone()
@@ -330,7 +330,9 @@ def test_scan_with_an_unexpected_error_reports_it_as_a_problem(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     labels = make_set(tmp_path, 10)
-    monkeypatch.setattr("imgbatch.scan.decode_bytes", raising_decode(nth_call(3), MemoryError()))
+    monkeypatch.setattr(
+        "imgbatch.scan.check.decode_bytes", raising_decode(nth_call(3), MemoryError())
+    )
     report = scan(labels, workers=2)
     assert [p.reason for p in report.problems] == ["error"]
     assert report.problems[0].detail.startswith("cannot check: MemoryError")

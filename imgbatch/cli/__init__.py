@@ -53,8 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"imgbatch: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        # The loader's finally blocks have stopped and joined its threads by now.
-        print("imgbatch: interrupted", file=sys.stderr)
+        # The loader's finally blocks have stopped and joined its threads by now. A progress
+        # bar may have been cut mid-line: start a line of our own.
+        print("\nimgbatch: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader went away (`imgbatch info ... | head`): stop quietly, as Unix tools do.
