@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
 __all__ = [
+    "Batch",
     "check_size",
     "choice",
     "default_workers",
@@ -24,6 +25,10 @@ __all__ = [
     "positive_int",
     "progress_bar",
 ]
+
+
+#: What a loader yields: ``(images, labels)``.
+Batch: TypeAlias = "tuple[np.ndarray, np.ndarray]"
 
 
 def _integer(value: object) -> int | None:

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from ._pipeline import Batch, Sampler
-from ._util import choice, default_workers, flag, positive_int, progress_bar
+from ._pipeline import Sampler
+from ._util import Batch, choice, default_workers, flag, positive_int, progress_bar
 from .errors import ImageReadError, ImgbatchError, ImgbatchWarning
 from .loader import ON_ERROR, Loader
 from .manifest import LabelSource, Manifest, as_manifest

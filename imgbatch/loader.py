@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ._pipeline import Batch, EpochRun, ErrorLog, Plan, Position, Sampler, decode_batch
-from ._util import choice, default_workers, flag, non_negative_int, positive_int
+from ._pipeline import EpochRun, ErrorLog, Plan, Position, Sampler, decode_batch
+from ._util import Batch, choice, default_workers, flag, non_negative_int, positive_int
 from .errors import ImageReadError
 from .manifest import LabelSource, as_manifest
 from .options import ImageOptions, Size, Stats

@@ -8,13 +8,12 @@ public to the rest of imgbatch.
 
 from __future__ import annotations
 
-from .run import Batch, EpochRun, Plan, Position, decode_batch
+from .run import EpochRun, Plan, Position, decode_batch
 from .sampler import READ_AHEAD, Sampler
 from .skips import ErrorLog
 
 __all__ = [
     "READ_AHEAD",
-    "Batch",
     "EpochRun",
     "ErrorLog",
     "Plan",

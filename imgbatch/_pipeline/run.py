@@ -7,20 +7,18 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any
 
 import numpy as np
 
-from .._util import progress_bar
+from .._util import Batch, progress_bar
 from ..errors import ImageReadError
 from ..order import EpochCursor
 from .sampler import Sampler
 from .skips import ErrorLog
 from .workers import InFlight, Workers
 
-__all__ = ["Batch", "EpochRun", "Plan", "Position", "decode_batch"]
-
-Batch: TypeAlias = "tuple[np.ndarray, np.ndarray]"
+__all__ = ["EpochRun", "Plan", "Position", "decode_batch"]
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,10 @@ from collections.abc import Generator, Iterator
 import keras
 import numpy as np
 
+from .._util import Batch
 from ..loader import Loader
 
 __all__ = ["KerasDataset"]
-
-Batch = tuple[np.ndarray, np.ndarray]
 
 
 class KerasDataset(keras.utils.PyDataset):  # type: ignore[misc, unused-ignore]

@@ -23,14 +23,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import numpy as np
 import tensorflow as tf
 
+from .._util import Batch
 from ..loader import Loader
 
 __all__ = ["output_signature", "to_tf_dataset"]
-
-Batch = tuple[np.ndarray, np.ndarray]
 
 
 def output_signature(loader: Loader) -> tuple[tf.TensorSpec, tf.TensorSpec]:

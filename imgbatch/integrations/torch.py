@@ -33,6 +33,7 @@ import numpy as np
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
+from .._util import Batch
 from ..errors import ImgbatchWarning
 from ..loader import Loader
 
@@ -41,7 +42,7 @@ __all__ = ["TorchDataset", "pinning_available", "require_chw", "to_tensors"]
 TensorBatch = tuple[torch.Tensor, torch.Tensor]
 
 
-def to_tensors(batch: tuple[np.ndarray, np.ndarray]) -> TensorBatch:
+def to_tensors(batch: Batch) -> TensorBatch:
     """``(images, labels)`` numpy arrays as torch tensors that share their memory (no copy).
 
     A loader's batch belongs to the caller and is never written again, so sharing it is safe.
