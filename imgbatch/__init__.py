@@ -9,6 +9,14 @@ Example:
 
 from __future__ import annotations
 
+from .augment import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    ColorJitter,
+    RandomHorizontalFlip,
+    RandomResizedCrop,
+    RandomVerticalFlip,
+)
 from .eager import batches, load_eager, load_image
 from .errors import ImageReadError, ImgbatchError, ImgbatchWarning, ManifestError
 from .loader import Loader
@@ -17,12 +25,18 @@ from .manifest import Manifest, read_folder, read_manifest
 __version__ = "0.1.0"
 
 __all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "ColorJitter",
     "ImageReadError",
     "ImgbatchError",
     "ImgbatchWarning",
     "Loader",
     "Manifest",
     "ManifestError",
+    "RandomHorizontalFlip",
+    "RandomResizedCrop",
+    "RandomVerticalFlip",
     "__version__",
     "batches",
     "load_eager",

@@ -1,4 +1,4 @@
-"""The one place that turns an image file into a resized 8-bit array.
+"""The decode stage: bytes -> 8-bit image at (about) the size needed.
 
 cv2 does the work (it releases the GIL, so threads decode in parallel); Pillow is only a
 fallback for files cv2 cannot decode. Whatever the file holds (grayscale, RGBA, palette,
@@ -12,33 +12,25 @@ from __future__ import annotations
 import io
 import os
 import warnings
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from ._util import check_size
 from .errors import ImageReadError
 
 __all__ = [
     "COLORS",
-    "FITS",
-    "INTERPOLATIONS",
-    "Decoder",
+    "check_color",
     "decode_bytes",
+    "jpeg_orientation",
     "jpeg_size",
+    "oriented_jpeg_size",
     "reduction",
+    "sniff",
+    "why_not",
 ]
 
-FITS = ("stretch", "crop", "pad")
 COLORS = ("rgb", "bgr", "gray")
-INTERPOLATIONS = {
-    "nearest": cv2.INTER_NEAREST,
-    "linear": cv2.INTER_LINEAR,
-    "area": cv2.INTER_AREA,
-    "cubic": cv2.INTER_CUBIC,
-    "lanczos": cv2.INTER_LANCZOS4,
-}
 _IMREAD_FLAGS = {
     "rgb": cv2.IMREAD_COLOR_RGB,
     "bgr": cv2.IMREAD_COLOR_BGR,
@@ -55,9 +47,6 @@ _REDUCE_BITS = {
 _JPEG_SOF = frozenset(
     {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 )
-#: With the default filter, a shrink of up to this factor uses linear interpolation and a larger
-#: one area averaging. See ``Decoder``.
-LINEAR_MAX_SHRINK = 3.0
 _SIGNATURES = (
     (b"\xff\xd8\xff", "JPEG"),
     (b"\x89PNG\r\n\x1a\n", "PNG"),
@@ -69,7 +58,8 @@ _SIGNATURES = (
 )
 
 
-def _check_color(color: str) -> None:
+def check_color(color: str) -> None:
+    """A ValueError unless ``color`` is one of :data:`COLORS`."""
     if color not in COLORS:
         msg = f"color must be one of {', '.join(COLORS)}, got {color!r}"
         raise ValueError(msg)
@@ -137,6 +127,45 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+def jpeg_orientation(data: bytes) -> int:
+    """The EXIF orientation (1-8) of a JPEG, 1 when it has none (or it cannot be read).
+
+    Orientations 5 to 8 turn the picture by 90 degrees: cv2 and Pillow decode it with height
+    and width swapped against the frame header.
+    """
+    i, n = 2, min(len(data), 1 << 16)  # EXIF sits in APP1, right after the start of image
+    while i + 4 <= n and data[i] == 0xFF:
+        marker, length = data[i + 1], int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker == 0xE1 and data[i + 4 : i + 10] == b"Exif\x00\x00":
+            return _tiff_orientation(data[i + 10 : i + 2 + length])
+        if marker in (0xDA, 0xD9) or marker in _JPEG_SOF:
+            break
+        i += 2 + length
+    return 1
+
+
+def _tiff_orientation(tiff: bytes) -> int:
+    order = {b"II": "little", b"MM": "big"}.get(tiff[:2])
+    if order is None or len(tiff) < 8:
+        return 1
+    ifd = int.from_bytes(tiff[4:8], order)  # type: ignore[arg-type]
+    count = int.from_bytes(tiff[ifd : ifd + 2], order)  # type: ignore[arg-type]
+    for k in range(count):
+        entry = tiff[ifd + 2 + 12 * k : ifd + 14 + 12 * k]
+        if len(entry) == 12 and int.from_bytes(entry[:2], order) == 0x0112:  # type: ignore[arg-type]
+            value = int.from_bytes(entry[8:10], order)  # type: ignore[arg-type]
+            return value if 1 <= value <= 8 else 1
+    return 1
+
+
+def oriented_jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """``(height, width)`` of a JPEG as decoded (after its EXIF rotation), or None."""
+    size = jpeg_size(data)
+    if size is not None and jpeg_orientation(data) >= 5:
+        return size[1], size[0]
+    return size
+
+
 def reduction(image_size: tuple[int, int], target: tuple[int, int]) -> int:
     """The largest JPEG reduction (1, 2, 4 or 8) that keeps the image at least ``target``.
 
@@ -162,7 +191,7 @@ def decode_bytes(
     Raises:
         ImageReadError: the bytes are not an image, or a truncated or corrupt one.
     """
-    _check_color(color)
+    check_color(color)
     if not data:
         raise ImageReadError(path, "empty file (0 bytes)")
     detail = ""
@@ -184,132 +213,3 @@ def decode_bytes(
         return _decode_with_pillow(data, color)
     except Exception as e:  # Pillow raises many types for bad data; all mean "cannot decode"
         raise ImageReadError(path, why_not(data, str(e) or detail)) from e
-
-
-def _interpolation(name: str | None, src: tuple[float, float], dst: tuple[int, int]) -> int:
-    if name is not None:
-        return INTERPOLATIONS[name]
-    # Area averaging is the reference for shrinking, but on arbitrary ratios it costs more than
-    # decoding the JPEG. Linear is 4-5x cheaper and within the quality bound up to a 3x shrink
-    # (measured by scripts/bench_limits.py); past that it aliases, so area takes over. A reduced
-    # JPEG decode leaves less than 2x to go, so it is always followed by linear.
-    shrink = max(src[0] / dst[0], src[1] / dst[1])
-    return cv2.INTER_AREA if shrink > LINEAR_MAX_SHRINK else cv2.INTER_LINEAR
-
-
-@dataclass(frozen=True)
-class Decoder:
-    """Bytes -> 8-bit array of ``size`` in ``color`` order, fitted by ``fit``.
-
-    Args:
-        size: ``(height, width)`` of the output, or None to keep the image's own size.
-        fit: ``"stretch"`` to the size; ``"crop"`` (scale the shorter side, centre crop); or
-            ``"pad"`` (keep the aspect ratio, letterbox with zeros).
-        color: ``"rgb"``, ``"bgr"`` or ``"gray"``.
-        interpolation: one of :data:`INTERPOLATIONS`, or None for the fast default: a JPEG at
-            least twice the target is decoded at 1/2, 1/4 or 1/8 size in the DCT domain (never
-            below the target); then a shrink of up to 3x uses linear interpolation and a larger
-            one area averaging; enlarging uses linear. A name decodes at full size and resizes
-            with exactly that filter.
-    """
-
-    size: tuple[int, int] | None = None
-    fit: str = "stretch"
-    color: str = "rgb"
-    interpolation: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.fit not in FITS:
-            msg = f"fit must be one of {', '.join(FITS)}, got {self.fit!r}"
-            raise ValueError(msg)
-        _check_color(self.color)
-        if self.size is not None:
-            object.__setattr__(self, "size", check_size(self.size))
-        if self.interpolation is not None and self.interpolation not in INTERPOLATIONS:
-            allowed = ", ".join(INTERPOLATIONS)
-            msg = f"interpolation must be one of {allowed} or None, got {self.interpolation!r}"
-            raise ValueError(msg)
-
-    @property
-    def channels(self) -> int:
-        return 1 if self.color == "gray" else 3
-
-    def __call__(self, data: bytes, path: str | os.PathLike[str]) -> np.ndarray:
-        """Decode and fit one image: ``(H, W, channels)`` uint8."""
-        header = None
-        reduce = 1
-        if self.size is not None and self.interpolation is None:
-            header = jpeg_size(data)
-            if header is not None:
-                reduce = reduction(header, self.size)
-        image = decode_bytes(data, path, color=self.color, reduce=reduce)
-        if self.size is not None:
-            extent = None
-            if header is not None and reduce > 1:
-                extent = _reduced_extent(image.shape[:2], header, reduce)
-            image = self.fit_image(image, extent=extent)
-        return image[..., None] if image.ndim == 2 else image
-
-    def fit_image(
-        self, image: np.ndarray, *, extent: tuple[float, float] | None = None
-    ) -> np.ndarray:
-        """Resize a decoded image to ``size`` following ``fit``.
-
-        ``extent`` is the picture's true size in the image's pixels after a reduced JPEG decode:
-        a 2,500-pixel side reduced by 8 is 312.5 pixels of picture in 313 pixels (the last one
-        covers half a block). Scaling by the true extent keeps the geometry exact.
-        """
-        if self.size is None:
-            return image
-        dst_h, dst_w = self.size
-        src_h, src_w = image.shape[:2]
-        ext_h, ext_w = extent if extent is not None else (float(src_h), float(src_w))
-        if self.fit == "crop":
-            # Crop the source to the target's aspect ratio first: cheaper than resizing the
-            # whole image and then cropping, and the same pixels.
-            scale = max(dst_h / ext_h, dst_w / ext_w)
-            crop_h = min(src_h, max(1, round(dst_h / scale)))
-            crop_w = min(src_w, max(1, round(dst_w / scale)))
-            top, left = round((ext_h - crop_h) / 2), round((ext_w - crop_w) / 2)
-            image = image[top : top + crop_h, left : left + crop_w]
-            src_h, src_w = ext_h, ext_w = crop_h, crop_w
-        elif self.fit == "pad":
-            scale = min(dst_h / ext_h, dst_w / ext_w)
-            new_h = min(dst_h, max(1, round(ext_h * scale)))
-            new_w = min(dst_w, max(1, round(ext_w * scale)))
-            flag = _interpolation(self.interpolation, (ext_h, ext_w), (new_h, new_w))
-            inner = _resize(image, (new_h, new_w), (ext_h, ext_w), flag)
-            out = np.zeros((dst_h, dst_w, *image.shape[2:]), np.uint8)
-            top, left = (dst_h - new_h) // 2, (dst_w - new_w) // 2
-            out[top : top + new_h, left : left + new_w] = inner
-            return out
-        if (src_h, src_w) == (dst_h, dst_w):
-            return image
-        flag = _interpolation(self.interpolation, (ext_h, ext_w), (dst_h, dst_w))
-        return _resize(image, (dst_h, dst_w), (ext_h, ext_w), flag)
-
-
-def _reduced_extent(
-    shape: tuple[int, ...], header: tuple[int, int], reduce: int
-) -> tuple[float, float]:
-    """The picture's size, in pixels of the reduced image (header is before EXIF rotation)."""
-    height, width = header
-    if (shape[0], shape[1]) != (-(-height // reduce), -(-width // reduce)):
-        height, width = width, height  # rotated by 90 degrees
-    return height / reduce, width / reduce
-
-
-def _resize(
-    image: np.ndarray, size: tuple[int, int], extent: tuple[float, float], flag: int
-) -> np.ndarray:
-    """Resize so that ``extent`` (pixels of picture, maybe fractional) maps onto ``size``."""
-    height, width = size
-    if extent == (image.shape[0], image.shape[1]):
-        # cv2 takes (width, height): the one place that order appears.
-        resized: np.ndarray = cv2.resize(image, (width, height), interpolation=flag)
-        return resized
-    # Give cv2 the exact scale factors (it then sizes the output as round(side * factor), at
-    # least the target, since each side is at least its extent) and cut off the overhang.
-    fx, fy = width / extent[1], height / extent[0]
-    resized = cv2.resize(image, None, fx=fx, fy=fy, interpolation=flag)
-    return resized[:height, :width]

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from ._pipeline import Sampler
-from ._util import Batch, choice, default_workers, flag, positive_int, progress_bar
+from ._util import (
+    Batch,
+    choice,
+    default_workers,
+    flag,
+    non_negative_int,
+    positive_int,
+    progress_bar,
+)
 from .errors import ImageReadError, ImgbatchError, ImgbatchWarning
 from .loader import ON_ERROR, Loader
 from .manifest import LabelSource, Manifest, as_manifest
-from .options import ImageOptions, Size, Stats
+from .options import ImageOptions, Size, Stats, Transform
 from .read import read_bytes
 
 __all__ = ["batches", "load_eager", "load_image"]
@@ -42,8 +50,13 @@ def load_image(
     # The image options (one ImageOptions), as Loader and load_eager take them.
     size: Size | None = None, fit: str = "stretch", color: str = "rgb", layout: str = "hwc",
     dtype: Any = "float32", mean: Stats = None, std: Stats = None, interpolation: str | None = None,
+    augment: Sequence[Any] | None = None, transform: Transform | None = None,
+    crop_fraction: float | None = None, seed: int = 0,
 ) -> np.ndarray:  # fmt: skip
     """One image, decoded and normalised exactly as :class:`Loader` does it.
+
+    With ``augment`` or ``transform``, the draws are those of manifest row 0 in epoch 0 of a
+    loader with this ``seed``.
 
     Example:
         >>> load_image("a.jpg", size=224).shape  # doctest: +SKIP
@@ -51,9 +64,10 @@ def load_image(
     """
     options = ImageOptions(
         size, fit=fit, color=color, layout=layout, dtype=dtype, mean=mean, std=std,
-        interpolation=interpolation,
+        interpolation=interpolation, augment=augment, transform=transform,
+        crop_fraction=crop_fraction,
     )  # fmt: skip
-    image = options.decoder(read_bytes(path), path)
+    image = options.image(read_bytes(path), os.fspath(path), seed=non_negative_int("seed", seed))
     out: np.ndarray = options.writer.empty(1, (image.shape[0], image.shape[1]))[0]
     options.writer.write(image, out)
     return out
@@ -65,25 +79,29 @@ def load_eager(
     # The image options (one ImageOptions), as Loader and load_image take them.
     size: Size = 224, fit: str = "stretch", color: str = "rgb", layout: str = "hwc",
     dtype: Any = "float32", mean: Stats = None, std: Stats = None, interpolation: str | None = None,
+    augment: Sequence[Any] | None = None, transform: Transform | None = None,
+    crop_fraction: float | None = None, seed: int = 0,
     workers: int | None = None, on_error: str = "raise", progress: bool = False,
 ) -> Batch:  # fmt: skip
     """Every image in one array, in manifest order: the common way, and the baseline to beat.
 
     Memory grows with the dataset (``N x H x W x C`` at once) and nothing is returned before the
-    last image is decoded. Decoding uses the same threads and code path as :class:`Loader`.
+    last image is decoded. Decoding uses the same threads and code path as :class:`Loader`;
+    augmentation draws as epoch 0 of a loader with this ``seed``.
 
     Returns:
         ``(images, labels)``: all images, and their labels.
     """
     options = ImageOptions(
         size, fit=fit, color=color, layout=layout, dtype=dtype, mean=mean, std=std,
-        interpolation=interpolation,
+        interpolation=interpolation, augment=augment, transform=transform,
+        crop_fraction=crop_fraction,
     )  # fmt: skip
     n_workers = default_workers() if workers is None else positive_int("workers", workers)
     choice("on_error", on_error, ON_ERROR)
     show = flag("progress", progress)
     manifest = as_manifest(labels)
-    sampler = Sampler(manifest, options)
+    sampler = Sampler(manifest, options, non_negative_int("seed", seed))
     images = options.writer.empty(len(manifest), options.decoder.size or (0, 0))
     with ThreadPoolExecutor(n_workers, thread_name_prefix="imgbatch") as pool:
         futures = [pool.submit(sampler.fill, i, images[i]) for i in range(len(manifest))]

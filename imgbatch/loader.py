@@ -8,7 +8,7 @@ exception in the loop, closing the generator) cancels what is queued and joins e
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from itertools import count
 from typing import Any
 
@@ -18,7 +18,7 @@ from ._pipeline import EpochRun, ErrorLog, Plan, Position, Sampler, decode_batch
 from ._util import Batch, choice, default_workers, flag, non_negative_int, positive_int
 from .errors import ImageReadError
 from .manifest import LabelSource, as_manifest
-from .options import ImageOptions, Size, Stats
+from .options import ImageOptions, Size, Stats, Transform
 from .order import (
     SHARD_MODES,
     EpochCursor,
@@ -58,7 +58,7 @@ class Loader:
         mean: per-channel mean subtracted after scaling to [0, 1], in ``color`` order.
         std: per-channel standard deviation divided by after subtracting ``mean``.
         interpolation: resize filter; None = the fast default (see
-            :class:`~imgbatch.decode.Decoder`): reduced JPEG decode, then linear for shrinks
+            :class:`~imgbatch.transform.Decoder`): reduced JPEG decode, then linear for shrinks
             up to 3x, area beyond.
         workers: decode threads; None = the number of cores.
         prefetch: batches decoded ahead of the one the training loop holds.
@@ -71,6 +71,16 @@ class Loader:
         world_size: the number of ranks; None as for ``rank``, else 1.
         shard_mode: how ranks get equal batch counts when the dataset does not divide evenly:
             ``"pad"`` (a rank one sample short repeats one of its own) or ``"drop"``.
+        augment: training augmentation, in order: an optional
+            :class:`~imgbatch.RandomResizedCrop` (it replaces ``fit``), then flips, then
+            :class:`~imgbatch.ColorJitter`. Each sample's draws come from
+            ``(seed, epoch, manifest row)``: the same bytes whatever the workers, ranks or
+            resume.
+        transform: ``fn(image, rng) -> image`` on the uint8 ``(H, W, C)`` image after the
+            augmentation, in the decode threads; ``rng`` is the sample's own
+            ``numpy.random.Generator``. It must return the same shape, uint8.
+        crop_fraction: with ``fit="crop"``, scale the shorter side to ``size / crop_fraction``
+            and cut out the centre ``size`` (0.875: the usual evaluation transform).
 
     Example:
         >>> loader = Loader("labels.csv", batch_size=32, size=224)  # doctest: +SKIP
@@ -97,11 +107,15 @@ class Loader:
         rank: int | None = None,
         world_size: int | None = None,
         shard_mode: str = "pad",
+        augment: Sequence[Any] | None = None,
+        transform: Transform | None = None,
+        crop_fraction: float | None = None,
     ) -> None:  # fmt: skip
         self.batch_size = positive_int("batch_size", batch_size)
         self.options = ImageOptions(
             size, fit=fit, color=color, layout=layout, dtype=dtype, mean=mean, std=std,
-            interpolation=interpolation,
+            interpolation=interpolation, augment=augment, transform=transform,
+            crop_fraction=crop_fraction,
         )  # fmt: skip
         self.workers = default_workers() if workers is None else positive_int("workers", workers)
         self.prefetch = non_negative_int("prefetch", prefetch)
@@ -130,9 +144,14 @@ class Loader:
         return batch_count(self._samples, self.batch_size, drop_last=self.drop_last)
 
     def __repr__(self) -> str:
+        extra = ""
+        if self.options.augment:
+            extra += f", augment=[{', '.join(self.options.augmentation.describe())}]"
+        if self.options.transform is not None:
+            extra += f", transform={self.options.describe()['transform']}"
         return (
             f"Loader({self.manifest!r}, batch_size={self.batch_size}, size={self.size}, "
-            f"shuffle={self.shuffle}, seed={self.seed}, workers={self.workers})"
+            f"shuffle={self.shuffle}, seed={self.seed}, workers={self.workers}{extra})"
         )
 
     @property
@@ -190,7 +209,7 @@ class Loader:
         return iter(EpochRun(self._plan(), cursors, self._log, self._position))
 
     def _plan(self) -> Plan:
-        sampler = Sampler(self.manifest, self.options)
+        sampler = Sampler(self.manifest, self.options, self.seed)
         return Plan(
             sampler, workers=self.workers, prefetch=self.prefetch, batch_size=self.batch_size,
             drop_last=self.drop_last, progress=self.progress, batches=len(self),
@@ -262,6 +281,7 @@ class Loader:
             "seed": self.seed,
             **{key: getattr(self, key) for key in ORDER_OPTIONS},
             "samples": len(self.manifest),
+            **self.options.describe(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -277,7 +297,10 @@ class Loader:
             raise ValueError(msg)
         current = {key: getattr(self, key) for key in ORDER_OPTIONS}
         current["samples"] = len(self.manifest)
+        current.update(self.options.describe())
         for key, value in current.items():
+            if key in ("augment", "transform") and key not in state:
+                continue  # a state from before augmentation existed
             if state.get(key) != value:
                 msg = f"state has {key}={state.get(key)!r} but this loader has {key}={value!r}"
                 raise ValueError(msg)

@@ -9,19 +9,22 @@ writer from them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import numpy as np
 
 from ._util import check_size, choice
-from .decode import Decoder
+from .augment import Augmentation, sample_rng, transform_rng
+from .errors import ImgbatchError
 from .normalize import DTYPES, LAYOUTS, Writer
+from .transform import Decoder
 
-__all__ = ["ImageOptions", "Size", "Stats"]
+__all__ = ["ImageOptions", "Size", "Stats", "Transform"]
 
 Size: TypeAlias = "int | tuple[int, int]"
+Transform: TypeAlias = "Callable[[np.ndarray, np.random.Generator], np.ndarray]"
 Stats: TypeAlias = "float | Sequence[float] | np.ndarray | None"
 
 #: The largest ``std`` taken for a float dtype. The std of pixels scaled to [0, 1] is at most
@@ -50,13 +53,26 @@ class ImageOptions:
     mean: Stats = None
     std: Stats = None
     interpolation: str | None = None
+    augment: Sequence[Any] | None = None
+    transform: Transform | None = None
+    crop_fraction: float | None = None
     decoder: Decoder = field(init=False, repr=False, compare=False)
     writer: Writer = field(init=False, repr=False, compare=False)
+    augmentation: Augmentation = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         size = None if self.size is None else check_size(self.size)
-        # The decoder checks fit, color and interpolation itself (it is built on its own too).
-        decoder = Decoder(size, fit=self.fit, color=self.color, interpolation=self.interpolation)
+        augmentation = Augmentation.of(self.augment)
+        if self.transform is not None and not callable(self.transform):
+            msg = f"transform must be a function (image, rng) -> image, got {self.transform!r}"
+            raise TypeError(msg)
+        # The decoder checks fit, color, interpolation and the crops itself (it is built on its
+        # own too).
+        decoder = Decoder(
+            size, fit=self.fit, color=self.color, interpolation=self.interpolation,
+            crop_fraction=self.crop_fraction, random_crop=augmentation.crop,
+        )  # fmt: skip
+        object.__setattr__(self, "augmentation", augmentation)
         choice("layout", self.layout, LAYOUTS)
         dtype = _dtype_name(self.dtype)
         channels = decoder.channels
@@ -68,6 +84,45 @@ class ImageOptions:
         object.__setattr__(self, "decoder", decoder)
         writer = Writer(channels, layout=self.layout, dtype=dtype, mean=mean, std=std)
         object.__setattr__(self, "writer", writer)
+
+    def image(
+        self, data: bytes, path: str, *, seed: int = 0, epoch: int = 0, row: int = 0,
+        where: str = "",
+    ) -> np.ndarray:  # fmt: skip
+        """Decode, fit, augment and hand to the transform hook one image: uint8 ``(H, W, C)``.
+
+        The randomness is the sample's own, from ``(seed, epoch, row)``; ``where`` says where
+        the file came from in a transform's error.
+        """
+        rng = sample_rng(seed, epoch, row) if self.augmentation.stochastic else None
+        image = self.decoder(data, path, rng)
+        if rng is not None:
+            image = self.augmentation.apply(image, rng, self.color)
+        if self.transform is not None:
+            image = self._transform(image, transform_rng(seed, epoch, row), path + where)
+        return image
+
+    def _transform(self, image: np.ndarray, rng: np.random.Generator, where: str) -> np.ndarray:
+        assert self.transform is not None  # only called with one
+        shape = image.shape
+        try:
+            out = self.transform(image, rng)
+        except Exception as e:
+            msg = f"transform {self.transform!r} failed on {where}: {e!r}"
+            raise ImgbatchError(msg) from e
+        if not isinstance(out, np.ndarray) or out.dtype != np.uint8 or out.shape != shape:
+            got = f"{out.shape} {out.dtype}" if isinstance(out, np.ndarray) else repr(type(out))
+            msg = f"transform returned {got} for {where}; it must return a {shape} uint8 array"
+            raise ImgbatchError(msg)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """The augmentation and the hook, as plain data (for ``repr`` and ``state_dict``)."""
+        hook = self.transform
+        return {
+            "augment": self.augmentation.describe(),
+            "transform": None if hook is None else getattr(hook, "__qualname__", repr(hook)),
+        }
 
     @property
     def channels(self) -> int:

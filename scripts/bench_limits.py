@@ -57,7 +57,8 @@ from _bench import (
 
 import imgbatch
 from imgbatch._pipeline import sampler  # the read-ahead knob is internal
-from imgbatch.decode import Decoder, jpeg_size, reduction
+from imgbatch.decode import jpeg_size, reduction
+from imgbatch.transform import Decoder
 from imgbatch.normalize import Writer
 
 ROOT = Path(__file__).resolve().parent.parent

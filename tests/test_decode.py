@@ -19,14 +19,9 @@ from PIL import Image, ImageOps
 
 import imgbatch
 from imgbatch import ImageReadError, ImgbatchError, load_image
-from imgbatch.decode import (
-    INTERPOLATIONS,
-    Decoder,
-    decode_bytes,
-    jpeg_size,
-    reduction,
-)
+from imgbatch.decode import decode_bytes, jpeg_size, reduction
 from imgbatch.read import read_ahead, read_bytes
+from imgbatch.transform import INTERPOLATIONS, Decoder
 
 from .helpers import assert_image_similar, encode, gradient, solid, write
 

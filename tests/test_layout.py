@@ -80,10 +80,10 @@ def _dependencies(module: str) -> set[str]:
     for target, names, _ in _top_level_imports(module):
         if target == "__future__" or not target.startswith("imgbatch"):
             continue
-        for name in names:
-            if f"{target}.{name}" in MODULES:
-                deps.add(f"{target}.{name}")
-        if target in MODULES:
+        submodules = {f"{target}.{name}" for name in names} & set(MODULES)
+        deps |= submodules
+        if target in MODULES and len(submodules) < len(names):
+            # `from pkg import name` needs pkg's __init__ run unless every name is a submodule
             deps.add(target)
     deps.discard(module)
     return deps

@@ -182,7 +182,7 @@ class EpochRun:
             fresh = batch.cursor.take(1)
             if len(fresh):
                 index = int(fresh[0])
-                error = self.plan.sampler.fill(index, batch.images[slot])
+                error = self.plan.sampler.fill(index, batch.images[slot], epoch=batch.cursor.epoch)
             else:
                 # The epoch's samples are all handed out: take the last one of a later batch
                 # of this epoch, so that only the epoch's final batch comes out short.

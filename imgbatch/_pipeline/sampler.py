@@ -24,10 +24,12 @@ READ_AHEAD = 16
 class Slots:
     """A batch's slots, handed out one at a time to whichever worker asks next."""
 
-    __slots__ = ("_lock", "_next", "images", "indices", "paths")
+    __slots__ = ("_lock", "_next", "epoch", "images", "indices", "paths")
 
-    def __init__(self, indices: list[int], paths: list[str], images: np.ndarray) -> None:
-        self.indices, self.paths, self.images = indices, paths, images
+    def __init__(
+        self, indices: list[int], paths: list[str], images: np.ndarray, epoch: int
+    ) -> None:
+        self.indices, self.paths, self.images, self.epoch = indices, paths, images, epoch
         self._next = 0
         self._lock = threading.Lock()
 
@@ -45,15 +47,22 @@ class Sampler:
 
     manifest: Manifest
     options: ImageOptions
+    seed: int = 0
 
-    def fill(self, index: int, out: np.ndarray, path: str | None = None) -> ImageReadError | None:
-        """Read, decode and write row ``index`` into ``out``; the error, or None."""
+    def fill(
+        self, index: int, out: np.ndarray, path: str | None = None, epoch: int = 0
+    ) -> ImageReadError | None:
+        """Read, decode, augment and write row ``index`` of ``epoch`` into ``out``; the error,
+        or None."""
         if path is None:
             path = self.manifest.paths[index]
+        line = int(self.manifest.lines[index])
         try:
-            image = self.options.decoder(read_bytes(path), path)
+            image = self.options.image(
+                read_bytes(path), path, seed=self.seed, epoch=epoch, row=index,
+                where=f" (from {self.manifest.source}, line {line})",
+            )  # fmt: skip
         except ImageReadError as e:
-            line = int(self.manifest.lines[index])
             return ImageReadError(path, e.reason, line=line, manifest=self.manifest.source)
         self.options.writer.write(image, out)
         return None
@@ -79,7 +88,7 @@ class Sampler:
                     read_ahead(path)
             if ahead and k + ahead < n:
                 read_ahead(paths[k + ahead])
-            error = self.fill(slots.indices[k], slots.images[k], paths[k])
+            error = self.fill(slots.indices[k], slots.images[k], paths[k], slots.epoch)
             if error is not None:
                 failures.append((k, error))
         return failures

@@ -56,7 +56,7 @@ class Workers:
         images = options.writer.empty(len(indices), options.decoder.size or (0, 0))
         batch = InFlight(cursor, images, indices.tolist())
         paths = self.sampler.manifest.paths
-        slots = Slots(batch.indices, [paths[i] for i in batch.indices], images)
+        slots = Slots(batch.indices, [paths[i] for i in batch.indices], images, cursor.epoch)
         # One task per worker per batch, sharing the slots: tasks of a quarter batch each had
         # cost 5-10% more CPU per image (paired in-process rounds).
         tasks = min(self.count, len(batch.indices))

@@ -7,8 +7,9 @@ import sys
 from typing import Any
 
 from .._util import parse_size
-from ..decode import COLORS, FITS, INTERPOLATIONS
+from ..decode import COLORS
 from ..loader import ON_ERROR, Loader
+from ..transform import FITS, INTERPOLATIONS
 
 __all__ = ["LABELS_HELP", "add_pipeline_options", "loader_from_args", "size_arg", "usage_error"]
 
