@@ -18,7 +18,9 @@ What it measures, on the same files (bytes read into memory first, so no disk is
    (``POSIX_FADV_DONTNEED``; the files are not touched), with the loader's read-ahead on (its
    default) and off: what reading from disk costs, and what asking for files early wins back.
 5. Quality: mean (and worst) PSNR of imgbatch's default output against the reference (full-size
-   decode, area resize in float32), which must be at least 38 dB.
+   decode, area resize in float32), which must be at least 38 dB; and of the fused
+   RandomResizedCrop (the window drawn from the header, a reduced decode when the window allows,
+   crop, resize) against the same window cut from the full decode and area-resized.
 
 Every figure is the median of ``--repeats`` rounds (5 by default), each round running every case
 once, after a short warm-up (the default job and a loader epoch on a few batches).
@@ -57,9 +59,10 @@ from _bench import (
 
 import imgbatch
 from imgbatch._pipeline import sampler  # the read-ahead knob is internal
+from imgbatch.augment import RandomResizedCrop, sample_rng
 from imgbatch.decode import jpeg_size, reduction
-from imgbatch.transform import Decoder
 from imgbatch.normalize import Writer
+from imgbatch.transform import Decoder
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LABELS = ROOT / "bench_data" / "imagenet-like" / "labels.csv"
@@ -163,18 +166,33 @@ def _psnr(actual: np.ndarray, expected: np.ndarray) -> float:
     return 10 * np.log10(1.0 / mse) if mse > 0 else float("inf")
 
 
+def _area(image: np.ndarray, size: int) -> np.ndarray:
+    """The reference resize: area averaging in float32, scaled to [0, 1]."""
+    resized = cv2.resize(image.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA)
+    return np.asarray(resized) / np.float32(255)
+
+
 def quality(blobs: list[bytes], size: int) -> dict[str, tuple[float, float]]:
-    """Mean and worst PSNR (dB) against full decode + area in float32, for default and naive."""
+    """Mean and worst PSNR (dB) against full decode + area in float32: the default fit, a naive
+    resize, and the fused RandomResizedCrop (reduced decode of the window) against the same
+    window cut from the full decode."""
     decoder = Decoder((size, size))
-    scores: dict[str, list[float]] = {"imgbatch default": [], "naive (full decode + linear)": []}
-    for data in blobs:
+    crop = RandomResizedCrop()
+    fused = Decoder((size, size), random_crop=crop)
+    scores: dict[str, list[float]] = {
+        "imgbatch default": [],
+        "naive (full decode + linear)": [],
+        "imgbatch RandomResizedCrop (same window)": [],
+    }
+    for row, data in enumerate(blobs):
         full = _full_decode(data)
-        reference = np.asarray(
-            cv2.resize(full.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA)
-        ) / np.float32(255)
-        scores["imgbatch default"].append(_psnr(decoder(data, "x") / 255, reference))
+        scores["imgbatch default"].append(_psnr(decoder(data, "x") / 255, _area(full, size)))
         naive = cv2.resize(full, (size, size), interpolation=cv2.INTER_LINEAR)
-        scores["naive (full decode + linear)"].append(_psnr(naive / 255, reference))
+        scores["naive (full decode + linear)"].append(_psnr(naive / 255, _area(full, size)))
+        top, left, h, w = crop.window(sample_rng(0, 0, row), full.shape[0], full.shape[1])
+        window = _area(full[top : top + h, left : left + w], size)
+        ours = fused(data, "x", sample_rng(0, 0, row)) / 255
+        scores["imgbatch RandomResizedCrop (same window)"].append(_psnr(ours, window))
     return {k: (statistics.fmean(v), min(v)) for k, v in scores.items()}
 
 

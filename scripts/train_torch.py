@@ -2,8 +2,11 @@
 
 A seeded, stratified 80/20 split of the manifest; a shuffled ``Loader`` (``layout="chw"``) for
 training and an ordered one for validation, each wrapped in a ``TorchDataset`` and read by a
-``DataLoader(batch_size=None)`` (imgbatch already batches, and decodes in its own threads). Prints
-one line per epoch, then the validation accuracy and chance level.
+``DataLoader(batch_size=None)`` (imgbatch already batches, and decodes in its own threads). The
+training loader augments in its decode threads (RandomResizedCrop, horizontal flip, colour
+jitter; each sample's draws from (seed, epoch, row)); validation uses the evaluation crop
+(``fit="crop", crop_fraction=0.875``). Prints one line per epoch, then the validation accuracy
+and chance level.
 
 Usage:
     pip install torch==2.13.0                # the CPU build; a bare "torch" pulls CUDA
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -56,8 +60,8 @@ def tiny_cnn(channels: int, n_classes: int) -> nn.Module:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse arguments, train, print one line per epoch and the final validation accuracy."""
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    """The command line: where the data is and the training's settings."""
     parser = argparse.ArgumentParser(description="A tiny CNN in PyTorch on imgbatch batches.")
     parser.add_argument("--labels", type=Path, default=DEFAULT_LABELS, help="manifest file")
     parser.add_argument("--epochs", type=int, default=5)
@@ -65,8 +69,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=3e-3, help="Adam learning rate")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--no-augment", dest="augment", action="store_false", help="train without augmentation"
+    )
+    return parser.parse_args(argv)
 
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, train, print one line per epoch and the final validation accuracy."""
+    args = arguments(argv)
     m = imgbatch.read_manifest(args.labels)
     if m.classes is None:
         msg = f"{args.labels} has numeric labels; this demo needs class names"
@@ -78,21 +89,31 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     pin = pinning_available()  # page-locked batches only help a copy to an accelerator
 
-    def batches(indices: Ints, *, shuffle: bool) -> DataLoader[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(indices: Ints, *, train: bool) -> DataLoader[tuple[torch.Tensor, torch.Tensor]]:
+        images: dict[str, Any] = {"fit": "crop", "crop_fraction": 0.875}  # evaluation
+        if train and args.augment:
+            images = {
+                "augment": [
+                    imgbatch.RandomResizedCrop(scale=(0.25, 1.0)),
+                    imgbatch.RandomHorizontalFlip(),
+                    imgbatch.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2),
+                ]
+            }
         loader = imgbatch.Loader(
             m.subset(indices),
             batch_size=args.batch_size,
             size=args.size,
-            shuffle=shuffle,
+            shuffle=train,
             seed=args.seed,
             layout="chw",  # (N, C, H, W), as nn.Conv2d expects
-            mean=0.5,
-            std=0.25,
+            mean=imgbatch.IMAGENET_MEAN,
+            std=imgbatch.IMAGENET_STD,
+            **images,
         )
         return DataLoader(TorchDataset(require_chw(loader), pin_memory=pin), batch_size=None)
 
-    train = batches(train_idx, shuffle=True)
-    val = batches(val_idx, shuffle=False)
+    train = batches(train_idx, train=True)
+    val = batches(val_idx, train=False)
 
     torch.manual_seed(args.seed)
     model = tiny_cnn(3, len(m.classes)).to(device)

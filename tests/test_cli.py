@@ -14,7 +14,7 @@ import pytest
 
 import imgbatch
 from imgbatch.cli import main, parser
-from tests.helpers import make_dataset
+from tests.helpers import encode, gradient, make_dataset, write
 
 COLOURS = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255)}
 
@@ -86,6 +86,30 @@ def test_show_writes_a_contact_sheet_of_one_batch_in_true_colours(
     # color=bgr is what the model gets; the sheet still shows the scene in its true colours.
     sheet = read_rgb(out)
     assert np.isin(sheet[10, 15].tolist(), [0, 255]).all()
+
+
+def test_show_augment_draws_each_image_beside_itself(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One asymmetric gradient image per row: each draw crops, flips and jitters it anew.
+    write(tmp_path / "a.png", encode(gradient(60, 80)))
+    write(tmp_path / "b.png", encode(gradient(60, 80, seed=1)))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,label\na.png,a\nb.png,b\n", encoding="utf-8")
+    out = tmp_path / "draws.png"
+    args = ["show", str(labels), "--augment", "--draws", "4", "--size", "32", "--out", str(out)]
+    assert main(args) == 0
+    assert "augmented" in capsys.readouterr().out
+    sheet = read_rgb(out)
+    assert sheet.shape == (2 * (32 + 18), 5 * 32, 3)  # a row per image: itself + 4 draws
+    tiles = [[sheet[r * 50 : r * 50 + 32, c * 32 : c * 32 + 32] for c in range(5)] for r in (0, 1)]
+    plain = read_rgb(tmp_path / "a.png")
+    expected = cv2.resize(plain, (32, 32), interpolation=cv2.INTER_AREA)
+    assert np.abs(tiles[0][0].astype(int) - expected).mean() < 4  # the first column: as it is
+    for row in tiles:
+        draws = [tile.tobytes() for tile in row[1:]]
+        assert len(set(draws)) == 4  # every draw differs
+    assert main([*args, "--force", "--draws", "0"]) == 2  # a usage error
 
 
 def test_errors_name_the_file_and_line_and_exit_1(

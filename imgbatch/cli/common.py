@@ -7,11 +7,19 @@ import sys
 from typing import Any
 
 from .._util import parse_size
+from ..augment import ColorJitter, RandomHorizontalFlip, RandomResizedCrop
 from ..decode import COLORS
 from ..loader import ON_ERROR, Loader
 from ..transform import FITS, INTERPOLATIONS
 
-__all__ = ["LABELS_HELP", "add_pipeline_options", "loader_from_args", "size_arg", "usage_error"]
+__all__ = [
+    "LABELS_HELP",
+    "add_pipeline_options",
+    "loader_from_args",
+    "size_arg",
+    "training_recipe",
+    "usage_error",
+]
 
 LABELS_HELP = "label file (csv, tsv, txt, jsonl) or class-per-folder tree"
 
@@ -51,23 +59,44 @@ def add_pipeline_options(p: argparse.ArgumentParser, *, batch_size: int, size: s
         "--on-error", choices=ON_ERROR, default="raise",
         help="raise: stop at the first bad file; skip: leave it out and go on",
     )  # fmt: skip
+    p.add_argument(
+        "--augment", action="store_true",
+        help="the ImageNet training recipe: RandomResizedCrop, horizontal flip, colour jitter 0.4",
+    )  # fmt: skip
+    p.add_argument(
+        "--crop-fraction", type=float, default=None,
+        help="with --fit crop: keep this share of the shorter side (0.875: the evaluation crop)",
+    )  # fmt: skip
+
+
+def training_recipe() -> list[Any]:
+    """``--augment``: RandomResizedCrop, a horizontal flip and colour jitter, torchvision's
+    ImageNet recipe."""
+    return [
+        RandomResizedCrop(),
+        RandomHorizontalFlip(),
+        ColorJitter(brightness=0.4, contrast=0.4, saturation=0.4),
+    ]
 
 
 def loader_from_args(args: argparse.Namespace, **extra: Any) -> Loader:
-    """A :class:`Loader` from the options :func:`add_pipeline_options` added."""
-    return Loader(
-        args.labels,
-        batch_size=args.batch_size,
-        size=args.size,
-        shuffle=args.shuffle,
-        seed=args.seed,
-        fit=args.fit,
-        color=args.color,
-        interpolation=args.interpolation,
-        workers=args.workers,
-        on_error=args.on_error,
-        **extra,
-    )
+    """A :class:`Loader` from the options :func:`add_pipeline_options` added; ``extra``
+    overrides or adds options."""
+    options: dict[str, Any] = {
+        "batch_size": args.batch_size,
+        "size": args.size,
+        "shuffle": args.shuffle,
+        "seed": args.seed,
+        "fit": args.fit,
+        "color": args.color,
+        "interpolation": args.interpolation,
+        "workers": args.workers,
+        "on_error": args.on_error,
+        "augment": training_recipe() if args.augment else None,
+        "crop_fraction": args.crop_fraction,
+    }
+    options.update(extra)
+    return Loader(args.labels, **options)
 
 
 def usage_error(command: str, message: str) -> int:

@@ -22,6 +22,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument("--out", required=True, help="PNG (or JPEG) file to write")
     p.add_argument("--cols", type=int, default=None, help="tiles per row (default: square)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.add_argument(
+        "--draws", type=int, default=6,
+        help="with --augment: columns of draws beside each image as it is (default: 6)",
+    )  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -42,20 +46,46 @@ def _contact_sheet(images: np.ndarray, captions: list[str], cols: int) -> np.nda
     return sheet
 
 
+def _batch(args: argparse.Namespace) -> tuple[np.ndarray, list[str], int]:
+    """The first batch as the model sees it: images, captions, tiles per row."""
+    loader = loader_from_args(args, dtype="uint8", prefetch=0)
+    images, labels = next(iter(loader))
+    captions = _captions(loader.manifest, labels)
+    return images, captions, args.cols or max(1, int(np.ceil(np.sqrt(len(images)))))
+
+
+def _draws(args: argparse.Namespace) -> tuple[np.ndarray, list[str], int]:
+    """Each image of the first batch as it is, then under ``--draws`` augmentation draws (one
+    epoch each: the draws come from (seed, epoch, row)), one image per row."""
+    if args.draws < 1:
+        msg = f"--draws must be a positive int, got {args.draws}"
+        raise ValueError(msg)
+    # No shuffling: the same rows in every epoch, so each row of the sheet shows one image.
+    loader = loader_from_args(args, dtype="uint8", prefetch=0, shuffle=False)
+    plain_loader = loader_from_args(args, dtype="uint8", prefetch=0, shuffle=False, augment=None)
+    plain, labels = next(iter(plain_loader))
+    columns = [plain] + [loader.batch(0, epoch=e)[0] for e in range(args.draws)]
+    images = np.stack(columns, axis=1).reshape(-1, *plain.shape[1:])
+    names = _captions(loader.manifest, labels)
+    captions = [n if d == 0 else f"draw {d}" for n in names for d in range(args.draws + 1)]
+    return images, captions, args.draws + 1
+
+
+def _captions(m: Manifest, labels: np.ndarray) -> list[str]:
+    return [m.classes[int(v)] if m.classes is not None else f"{v:g}" for v in labels.tolist()]
+
+
 def run(args: argparse.Namespace) -> int:
+    """Write the contact sheet; 0, or 1 when ``--out`` exists (without ``--force``)."""
     out = args.out
     if os.path.exists(out) and not args.force:
         print(f"imgbatch: error: {out} exists; pass --force to overwrite it", file=sys.stderr)
         return 1
-    loader = loader_from_args(args, dtype="uint8", prefetch=0)
-    images, labels = next(iter(loader))
+    images, captions, cols = _draws(args) if args.augment else _batch(args)
     if images.shape[-1] == 1:
         images = np.repeat(images, 3, axis=-1)
     elif args.color == "bgr":
         images = images[..., ::-1]  # the model gets BGR; a person wants to see the scene
-    m: Manifest = loader.manifest
-    captions = [m.classes[int(v)] if m.classes is not None else f"{v:g}" for v in labels.tolist()]
-    cols = args.cols or max(1, int(np.ceil(np.sqrt(len(images)))))
     sheet = _contact_sheet(images, captions, cols)
     ext = os.path.splitext(out)[1].lower() or ".png"
     ok, encoded = cv2.imencode(ext, cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR))
@@ -66,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         f.write(encoded.tobytes())
     shape = f"{images.shape[1]}x{images.shape[2]}"
     print(
-        f"wrote {out}: {len(images)} images of {shape} (fit={args.fit}, color={args.color}), "
+        f"wrote {out}: {len(images)} images of {shape} (fit={args.fit}, color={args.color}"
+        f"{', augmented' if args.augment else ''}), "
         f"{sheet.shape[1]}x{sheet.shape[0]} px"
     )
     return 0
