@@ -43,6 +43,8 @@ bench: $(BENCH_STAMP)  ## build bench_data/, then throughput, limits, quality an
 	mkdir -p bench_results
 	$(PY) scripts/bench_throughput.py --labels $(IMAGENET) --markdown --json-out bench_results/throughput-imagenet.json
 	$(PY) scripts/bench_throughput.py --labels $(CAMERA) --markdown --json-out bench_results/throughput-camera.json
+	$(PY) scripts/bench_throughput.py --train --labels $(IMAGENET) --markdown --json-out bench_results/throughput-train-imagenet.json
+	$(PY) scripts/bench_throughput.py --train --labels $(CAMERA) --markdown --json-out bench_results/throughput-train-camera.json
 	$(PY) scripts/bench_limits.py --labels $(IMAGENET) --limit 2000 --markdown --json-out bench_results/limits-imagenet.json
 	$(PY) scripts/bench_limits.py --labels $(CAMERA) --limit 200 --markdown --json-out bench_results/limits-camera.json
 	$(PY) scripts/bench_memory.py sample_data/labels.csv --repeats 3 --csv bench_results/memory.csv --plot bench_results/memory.png

@@ -14,6 +14,27 @@ Cases (the framework ones run only when the framework is installed):
 - ``tf-data``: ``from_tensor_slices``, ``map(read_file, decode_jpeg, resize) / 255`` with
   ``num_parallel_calls=AUTOTUNE``, ``batch``, ``prefetch(AUTOTUNE)``.
 
+With ``--train`` every case applies the ImageNet training transform instead of the plain resize:
+a random resized crop to ``--size`` (area ``scale=(0.08, 1)`` of the image, aspect
+``ratio=(3/4, 4/3)``) and a horizontal flip with p=0.5, to float32 in [0, 1] (no mean/std):
+
+- ``imgbatch-w1``, ``imgbatch-w2``: ``augment=[RandomResizedCrop(...), RandomHorizontalFlip()]``
+  (the window is drawn from the JPEG header, the JPEG decoded at 1/2, 1/4 or 1/8 scale when the
+  window stays at least the output size there);
+- ``torch-pil-*``: ``convert("RGB")``, then a copy of torchvision's
+  ``RandomResizedCrop.get_params`` (:func:`torchvision_crop_params`, torch's RNG, as torchvision
+  draws in each worker), ``crop`` and ``resize(BILINEAR)`` as ``F.resized_crop`` does for PIL
+  (PIL's resize always antialiases), ``ImageOps.mirror`` when ``torch.rand(1) < 0.5``;
+- ``torch-cv2-*``: the same window and flip draws, a numpy slice, ``cv2.resize`` (bilinear, no
+  antialiasing, as in the plain case) and ``cv2.flip``;
+- ``tf-data``: the ResNet/Inception preprocessing of tf.data pipelines:
+  ``sample_distorted_bounding_box`` on ``extract_jpeg_shape`` (``min_object_covered=0.1``, the
+  same area and aspect ranges, 10 attempts, else the whole image), ``decode_and_crop_jpeg``
+  (decodes only the window's rows and columns), ``resize`` (bilinear, no antialiasing) and
+  ``random_flip_left_right``;
+- ``handwritten`` and ``load_eager`` do not apply (a loader people write for one pass, and an
+  array loaded once cannot draw a new crop each epoch): they are skipped.
+
 Each case runs one epoch in a fresh Python process (this script again, with ``--run-case``),
 ``--repeats`` rounds. Right before its timed epoch the process reads every file (untimed), so
 that every case finds the page cache warm (this machine's kernel pages out file data unused for
@@ -34,6 +55,7 @@ Usage:
     python scripts/bench_throughput.py --limit 1000 --cases 'handwritten,imgbatch-*'
     python scripts/bench_throughput.py --labels bench_data/camera-like/labels.csv --limit 100
     python scripts/bench_throughput.py --json-out bench_results/throughput.json --markdown
+    python scripts/bench_throughput.py --train --cases 'imgbatch-*,torch-pil-w2,tf-data'
 """
 
 from __future__ import annotations
@@ -43,6 +65,7 @@ import fnmatch
 import gc
 import importlib.util
 import json
+import math
 import os
 import shlex
 import statistics
@@ -62,6 +85,10 @@ import imgbatch
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_LABELS = REPO / "bench_data" / "imagenet-like" / "labels.csv"
 REFERENCE = "imgbatch-w2"
+# --train: the ImageNet training transform (torchvision's defaults).
+SCALE = (0.08, 1.0)
+RATIO = (3 / 4, 4 / 3)
+FLIP_P = 0.5
 
 Batch = tuple[Any, Any]  # (images, labels): numpy arrays, torch or tf tensors
 
@@ -75,6 +102,7 @@ class Job:
     labels: np.ndarray
     size: int
     batch_size: int
+    train: bool  # the training transform (random resized crop + flip) instead of the resize
 
 
 # A case's setup imports what it needs and builds its loader (untimed), and returns the function
@@ -91,6 +119,7 @@ class Case:
     requires: str | None = None  # a module that must be importable for the case to run
     color: str = "RGB"  # channel order of its output
     processes: int = 0  # worker processes it starts (their peak RSS is shown beside the main's)
+    trains: bool = True  # whether it has a --train form
 
 
 # -- the cases ---------------------------------------------------------------------------------
@@ -130,22 +159,63 @@ def _load_eager(job: Job) -> Callable[[], Iterable[Batch]]:
 
 def _imgbatch(workers: int) -> Setup:
     def setup(job: Job) -> Callable[[], Iterable[Batch]]:
+        augment = None
+        if job.train:
+            crop = imgbatch.RandomResizedCrop(scale=SCALE, ratio=RATIO)
+            augment = [crop, imgbatch.RandomHorizontalFlip(p=FLIP_P)]
         loader = imgbatch.Loader(
             job.manifest,
             batch_size=job.batch_size,
             size=job.size,
             workers=workers,
             shuffle=False,
+            augment=augment,
         )
         return lambda: loader
 
     return setup
 
 
+def torchvision_crop_params(
+    height: int, width: int, *, scale: tuple[float, float], ratio: tuple[float, float]
+) -> tuple[int, int, int, int]:
+    """``(top, left, h, w)``: torchvision's ``RandomResizedCrop.get_params``, copied line for
+    line with torch's RNG (torchvision does not import here)."""
+    import torch
+
+    area = height * width
+    log_ratio = torch.log(torch.tensor(ratio))
+    for _ in range(10):
+        target_area = area * torch.empty(1).uniform_(scale[0], scale[1]).item()
+        # float() of the 0-d tensors torchvision passes: the same numbers, as the stubs want
+        low, high = float(log_ratio[0]), float(log_ratio[1])
+        aspect_ratio = torch.exp(torch.empty(1).uniform_(low, high)).item()
+        w = round(math.sqrt(target_area * aspect_ratio))
+        h = round(math.sqrt(target_area / aspect_ratio))
+        if 0 < w <= width and 0 < h <= height:
+            i = int(torch.randint(0, height - h + 1, size=(1,)).item())
+            j = int(torch.randint(0, width - w + 1, size=(1,)).item())
+            return i, j, h, w
+    # No attempt fitted: the centre crop, its aspect clamped to the ratio range.
+    in_ratio = float(width) / float(height)
+    if in_ratio < min(ratio):
+        w = width
+        h = round(w / min(ratio))
+    elif in_ratio > max(ratio):
+        h = height
+        w = round(h * max(ratio))
+    else:  # whole image
+        w = width
+        h = height
+    i = (height - h) // 2
+    j = (width - w) // 2
+    return i, j, h, w
+
+
 def _torch(decoder: str, workers: int) -> Setup:
     def setup(job: Job) -> Callable[[], Iterable[Batch]]:
         import torch
-        from PIL import Image
+        from PIL import Image, ImageOps
         from torch.utils.data import DataLoader, Dataset
 
         size, paths, labels = job.size, job.paths, job.labels
@@ -155,16 +225,41 @@ def _torch(decoder: str, workers: int) -> Setup:
                 img = im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
             return torch.from_numpy(np.asarray(img, np.float32) / 255).permute(2, 0, 1)
 
-        def opencv(path: str) -> torch.Tensor:
+        def pil_train(path: str) -> torch.Tensor:
+            with Image.open(path) as im:
+                img = im.convert("RGB")
+            i, j, h, w = torchvision_crop_params(img.height, img.width, scale=SCALE, ratio=RATIO)
+            # F.resized_crop for PIL: crop, then resize (PIL always antialiases: antialias=True)
+            img = img.crop((j, i, j + w, i + h)).resize((size, size), Image.Resampling.BILINEAR)
+            if torch.rand(1) < FLIP_P:  # RandomHorizontalFlip's draw
+                img = ImageOps.mirror(img)
+            return torch.from_numpy(np.asarray(img, np.float32) / 255).permute(2, 0, 1)
+
+        def read_rgb(path: str) -> np.ndarray:
             img = cv2.imread(path)
             if img is None:
                 msg = f"cannot read {path}"
                 raise OSError(msg)
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-            img = cv2.resize(img, (size, size))
+            rgb: np.ndarray = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+            return rgb
+
+        def opencv(path: str) -> torch.Tensor:
+            img = cv2.resize(read_rgb(path), (size, size))
             return torch.from_numpy(img.astype(np.float32) / 255).permute(2, 0, 1)
 
-        load = pil if decoder == "pil" else opencv
+        def opencv_train(path: str) -> torch.Tensor:
+            img = read_rgb(path)
+            height, width = img.shape[:2]
+            i, j, h, w = torchvision_crop_params(height, width, scale=SCALE, ratio=RATIO)
+            img = cv2.resize(img[i : i + h, j : j + w], (size, size))
+            if torch.rand(1) < FLIP_P:
+                img = cv2.flip(img, 1)
+            return torch.from_numpy(img.astype(np.float32) / 255).permute(2, 0, 1)
+
+        if decoder == "pil":
+            load = pil_train if job.train else pil
+        else:
+            load = opencv_train if job.train else opencv
 
         # Without torch installed, mypy sees Dataset as Any; with it, the ignore is unused.
         class Files(Dataset[tuple[torch.Tensor, int]]):  # type: ignore[misc,unused-ignore]
@@ -190,9 +285,29 @@ def _tf_data(job: Job) -> Callable[[], Iterable[Batch]]:
         img = tf.image.resize(img, (size, size))  # bilinear, float32
         return img / 255.0, label
 
+    def load_train(path: Any, label: Any) -> tuple[Any, Any]:
+        # The ResNet/Inception preprocessing: a window drawn from the JPEG header, then only
+        # the window decoded.
+        data = tf.io.read_file(path)
+        begin, extent, _ = tf.image.sample_distorted_bounding_box(
+            tf.image.extract_jpeg_shape(data),
+            bounding_boxes=tf.constant([[[0.0, 0.0, 1.0, 1.0]]]),
+            min_object_covered=0.1,
+            aspect_ratio_range=RATIO,
+            area_range=SCALE,
+            max_attempts=10,
+            use_image_if_no_bounding_boxes=True,
+        )
+        top, left, _ = tf.unstack(begin)
+        h, w, _ = tf.unstack(extent)
+        img = tf.image.decode_and_crop_jpeg(data, tf.stack([top, left, h, w]), channels=3)
+        img = tf.image.resize(img, (size, size))  # bilinear, float32
+        img = tf.image.random_flip_left_right(img)
+        return img / 255.0, label
+
     dataset = (
         tf.data.Dataset.from_tensor_slices((job.paths, job.labels))
-        .map(load, num_parallel_calls=tf.data.AUTOTUNE)
+        .map(load_train if job.train else load, num_parallel_calls=tf.data.AUTOTUNE)
         .batch(job.batch_size)
         .prefetch(tf.data.AUTOTUNE)
     )
@@ -202,8 +317,8 @@ def _tf_data(job: Job) -> Callable[[], Iterable[Batch]]:
 CASES = {
     case.name: case
     for case in (
-        Case("handwritten", _handwritten, color="BGR"),
-        Case("load_eager", _load_eager),
+        Case("handwritten", _handwritten, color="BGR", trains=False),
+        Case("load_eager", _load_eager, trains=False),
         Case("imgbatch-w1", _imgbatch(1)),
         Case("imgbatch-w2", _imgbatch(2)),
         Case("torch-pil-w0", _torch("pil", 0), requires="torch"),
@@ -232,12 +347,12 @@ def _dtype_name(dtype: Any) -> str:
 
 
 def run_case(
-    name: str, *, labels: Path, size: int, batch_size: int, limit: int | None
+    name: str, *, labels: Path, size: int, batch_size: int, limit: int | None, train: bool = False
 ) -> dict[str, Any]:
     """Run one epoch of case ``name`` in this process and return its measurements."""
     case = CASES[name]
     manifest = read_rows(labels, limit)
-    job = Job(manifest, list(manifest.paths), manifest.labels, size, batch_size)
+    job = Job(manifest, list(manifest.paths), manifest.labels, size, batch_size, train)
     t0 = time.perf_counter()
     epoch = case.setup(job)
     setup_s = time.perf_counter() - t0
@@ -297,9 +412,10 @@ def available(case: Case) -> bool:
 
 
 def choose_cases(
-    spec: str | None, parser: argparse.ArgumentParser
+    spec: str | None, parser: argparse.ArgumentParser, *, train: bool = False
 ) -> tuple[list[str], dict[str, str]]:
-    """The cases to run, in table order, and the skipped ones with the reason."""
+    """The cases to run, in table order, and the skipped ones with the reason (not installed,
+    or no ``--train`` form)."""
     chosen: list[str] = []
     if spec is None:
         chosen = list(CASES)
@@ -310,13 +426,16 @@ def choose_cases(
                 parser.error(f"--cases: no case matches {pattern!r}; cases: {', '.join(CASES)}")
             if pattern in CASES and not available(CASES[pattern]):
                 parser.error(f"--cases: {pattern} needs {CASES[pattern].requires}, not installed")
+            if pattern in CASES and train and not CASES[pattern].trains:
+                parser.error(f"--cases: {pattern} does not apply with --train")
             chosen.extend(matched)
-    run = [name for name in CASES if name in chosen and available(CASES[name])]
-    skipped = {
-        name: f"{CASES[name].requires} is not installed"
-        for name in CASES
-        if name in chosen and name not in run
-    }
+    skipped: dict[str, str] = {}
+    for name in (n for n in CASES if n in chosen):
+        if train and not CASES[name].trains:
+            skipped[name] = "does not apply with --train"
+        elif not available(CASES[name]):
+            skipped[name] = f"{CASES[name].requires} is not installed"
+    run = [name for name in CASES if name in chosen and name not in skipped]
     return run, skipped
 
 
@@ -422,6 +541,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=_positive, default=3, help="runs per case (3)")
     parser.add_argument("--limit", type=_positive, help="use only the first N rows")
     parser.add_argument(
+        "--train",
+        action="store_true",
+        help="apply the ImageNet training transform (random resized crop + flip) in every case",
+    )
+    parser.add_argument(
         "--cases",
         help=f"comma-separated names or patterns (default: all installed): {', '.join(CASES)}",
     )
@@ -438,11 +562,12 @@ def main(argv: list[str] | None = None) -> int:
             size=args.size,
             batch_size=args.batch_size,
             limit=args.limit,
+            train=args.train,
         )
         print(json.dumps(result), flush=True)
         return 0
 
-    cases, skipped = choose_cases(args.cases, parser)
+    cases, skipped = choose_cases(args.cases, parser, train=args.train)
     if not args.labels.exists():
         parser.error(f"--labels: {args.labels} does not exist (run scripts/make_bench_data.py)")
     manifest = read_rows(args.labels, args.limit)
@@ -451,8 +576,11 @@ def main(argv: list[str] | None = None) -> int:
     dataset = args.labels.parent.name if args.labels.is_file() else args.labels.name
     command = shlex.join(["python", "scripts/bench_throughput.py", *argv])
     runs_text = f"medians of {args.repeats} runs" if args.repeats > 1 else "1 run"
+    target = f"{args.size}x{args.size}"
+    if args.train:
+        target = f"random resized crop (scale {SCALE}, ratio 3/4-4/3) to {target} + flip"
     heading = [
-        f"{dataset}: {survey.describe()} -> {args.size}x{args.size}, batch {args.batch_size}; "
+        f"{dataset}: {survey.describe()} -> {target}, batch {args.batch_size}; "
         f"{runs_text}, each in a fresh process, page cache warm",
         f"machine: {_bench.describe_machine(machine)}",
         f"command: {command}",
@@ -465,6 +593,7 @@ def main(argv: list[str] | None = None) -> int:
     child += ["--labels", str(args.labels), "--size", str(args.size)]
     child += ["--batch-size", str(args.batch_size)]
     child += ["--limit", str(args.limit)] if args.limit else []
+    child += ["--train"] if args.train else []
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in cases}
     errors: dict[str, list[str]] = {name: [] for name in cases}
@@ -524,6 +653,7 @@ def main(argv: list[str] | None = None) -> int:
                 "batch_size": args.batch_size,
                 "repeats": args.repeats,
                 "limit": args.limit,
+                "train": args.train,
             },
             "skipped": skipped,
             "cases": results,

@@ -51,6 +51,21 @@ def test_bench_throughput_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 
 @pytest.mark.slow
+def test_bench_throughput_train(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "train.json"
+    argv = ["--train", "--labels", str(LABELS), "--limit", "8", "--repeats", "1"]
+    # A pattern, not the name: without torch the case is skipped instead of an error.
+    argv += ["--cases", f"handwritten*,{R},torch-pil-w0*", "--batch-size", "4"]
+    assert bench_throughput.main([*argv, "--json-out", str(out)]) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["settings"]["train"] is True
+    assert report["skipped"]["handwritten"] == "does not apply with --train"
+    assert all(run["images"] == 8 for case in report["cases"].values() for run in case["runs"])
+    assert report["cases"][R]["median"]["shape"] == [4, 224, 224, 3]
+    assert "random resized crop" in capsys.readouterr().out
+
+
+@pytest.mark.slow
 def test_bench_limits_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "limits.json"
     argv = ["--labels", str(LABELS), "--limit", "8", "--repeats", "1", "--json-out", str(out)]
