@@ -9,6 +9,7 @@ writer from them.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -121,7 +122,7 @@ class ImageOptions:
         hook = self.transform
         return {
             "augment": self.augmentation.describe(),
-            "transform": None if hook is None else getattr(hook, "__qualname__", repr(hook)),
+            "transform": None if hook is None else _name(hook),
         }
 
     @property
@@ -136,6 +137,14 @@ class ImageOptions:
             msg = "image_shape needs a size"
             raise ValueError(msg)
         return self.writer.shape(self.decoder.size or (0, 0))
+
+
+def _name(hook: object) -> str:
+    """A name for a transform hook that is the same in every process (no memory address)."""
+    if isinstance(hook, functools.partial):
+        return f"partial({_name(hook.func)})"
+    name: str = getattr(hook, "__qualname__", None) or type(hook).__qualname__
+    return name
 
 
 def _dtype_name(value: object) -> str:

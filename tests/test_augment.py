@@ -9,6 +9,7 @@ Every image is made in ``tmp_path``; every pixel check has an explicit tolerance
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import threading
@@ -826,13 +827,6 @@ def test_repr_and_state_dict_show_the_augmentation(dark: Path) -> None:
         hooked(dark, wrong_shape, augment=[RandomHorizontalFlip(p=0.5)]).load_state_dict(state)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: ImageOptions.describe (imgbatch/options.py:124) names a hook without "
-    "__qualname__ by its repr, which holds a memory address ('<AddNoise object at 0x...>', "
-    "'functools.partial(<function f at 0x...>)'), so a state never loads into a loader built "
-    "again with the same kind of hook, as a resumed process does",
-)
 def test_a_state_loads_into_a_loader_with_an_equal_callable_object_hook(dark: Path) -> None:
     saved, again = AddNoise(), AddNoise()  # both alive: never one address reused
     state = hooked(dark, saved).state_dict()
@@ -934,3 +928,13 @@ def test_crop_fraction_on_a_reduced_jpeg_matches_full_decode(tmp_path: Path) -> 
     resized = cv2.resize(full, (192, 128), interpolation=cv2.INTER_AREA)
     reference = resized[8:120, 40:152] / 255
     assert psnr(out, reference) >= 38
+
+
+def test_a_state_loads_into_a_loader_with_an_equal_partial_hook(dark: Path) -> None:
+    def shift(image: np.ndarray, rng: np.random.Generator, by: int) -> np.ndarray:
+        return image + np.uint8(by)
+
+    saved, again = functools.partial(shift, by=1), functools.partial(shift, by=1)
+    state = hooked(dark, saved).state_dict()
+    assert "0x" not in str(state["transform"])
+    hooked(dark, again).load_state_dict(state)
