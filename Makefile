@@ -38,7 +38,7 @@ $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench,plot]' torch==2.13.0
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)  ## build bench_data/, then throughput, limits, quality and memory (~22 min; tf.data if installed)
+bench: $(BENCH_STAMP)  ## build bench_data/, then throughput, limits, quality and memory (~28 min; tf.data if installed)
 	$(PY) scripts/make_bench_data.py
 	mkdir -p bench_results
 	$(PY) scripts/bench_throughput.py --labels $(IMAGENET) --markdown --json-out bench_results/throughput-imagenet.json
