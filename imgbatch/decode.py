@@ -12,6 +12,8 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -20,8 +22,10 @@ from .errors import ImageReadError
 
 __all__ = [
     "COLORS",
+    "DEFAULT_MAX_PIXELS",
     "check_color",
     "decode_bytes",
+    "header_size",
     "jpeg_orientation",
     "jpeg_size",
     "oriented_jpeg_size",
@@ -127,6 +131,69 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
+#: The most pixels an image may have as decoded, by default: Pillow's decompression-bomb error
+#: threshold (2 x ``Image.MAX_IMAGE_PIXELS``), a 13,000 x 13,000 photograph.
+DEFAULT_MAX_PIXELS = 178_956_970
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """``(height, width)`` as the file's header states it (JPEG, PNG, GIF, BMP, WebP), else None.
+
+    Reads a few bytes, nothing is decoded: the size an image claims, checked before decoding.
+    """
+    if data.startswith(b"\xff\xd8"):
+        return jpeg_size(data)
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR":
+        return int.from_bytes(data[20:24], "big"), int.from_bytes(data[16:20], "big")
+    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+        return int.from_bytes(data[8:10], "little"), int.from_bytes(data[6:8], "little")
+    if data.startswith(b"BM") and len(data) >= 26:
+        width = int.from_bytes(data[18:22], "little", signed=True)
+        return abs(int.from_bytes(data[22:26], "little", signed=True)), abs(width)
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return _webp_size(data)
+    return None
+
+
+def _webp_size(data: bytes) -> tuple[int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8X" and len(data) >= 30:
+        return int.from_bytes(data[27:30], "little") + 1, int.from_bytes(data[24:27], "little") + 1
+    if chunk == b"VP8L" and len(data) >= 25:
+        bits = int.from_bytes(data[21:25], "little")
+        return ((bits >> 14) & 0x3FFF) + 1, (bits & 0x3FFF) + 1
+    if chunk == b"VP8 " and len(data) >= 30:
+        return int.from_bytes(data[28:30], "little") & 0x3FFF, int.from_bytes(
+            data[26:28], "little"
+        ) & 0x3FFF
+    return None
+
+
+def _check_pixels(
+    path: str | os.PathLike[str], header: tuple[int, int], reduce: int, max_pixels: int
+) -> None:
+    height, width = header
+    pixels = height * width
+    if pixels > max_pixels:
+        scale = f" at 1/{reduce} scale" if reduce > 1 else ""
+        reason = (
+            f"too large: {width}x{height} pixels{scale} ({pixels:,}) exceeds "
+            f"max_pixels={max_pixels:,}"
+        )
+        raise ImageReadError(path, reason)
+
+
+def _check_agrees(
+    path: str | os.PathLike[str], header: tuple[int, int], decoded: tuple[int, ...]
+) -> None:
+    if tuple(decoded) != header and tuple(decoded) != header[::-1]:  # EXIF may turn it
+        reason = (
+            f"corrupt image data: the header says {header[1]}x{header[0]} pixels, the data "
+            f"decoded to {decoded[1]}x{decoded[0]}"
+        )
+        raise ImageReadError(path, reason)
+
+
 def jpeg_orientation(data: bytes) -> int:
     """The EXIF orientation (1-8) of a JPEG, 1 when it has none (or it cannot be read).
 
@@ -180,20 +247,44 @@ def reduction(image_size: tuple[int, int], target: tuple[int, int]) -> int:
 
 
 def decode_bytes(
-    data: bytes, path: str | os.PathLike[str], *, color: str = "rgb", reduce: int = 1
+    data: bytes,
+    path: str | os.PathLike[str],
+    *,
+    color: str = "rgb",
+    reduce: int = 1,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> np.ndarray:
     """Decode an encoded image to 8-bit ``(H, W, 3)`` in ``color`` order, or ``(H, W)`` for gray.
 
     The format is found from the content, not the file name (a PNG named ``.jpg`` works), and the
     EXIF orientation is applied. ``reduce`` (2, 4 or 8) decodes a JPEG at that fraction of its
-    size in the DCT domain, several times faster; it is ignored for other formats.
+    size in the DCT domain, several times faster; it is ignored for other formats. An image
+    whose header promises more than ``max_pixels`` pixels as decoded (None: no cap) is refused
+    before any pixel is decoded, and one whose data disagree with its header is corrupt.
 
     Raises:
-        ImageReadError: the bytes are not an image, or a truncated or corrupt one.
+        ImageReadError: the bytes are not an image, or a truncated, corrupt or too large one.
     """
     check_color(color)
     if not data:
         raise ImageReadError(path, "empty file (0 bytes)")
+    header = header_size(data)
+    if header is not None:
+        scale = reduce if data.startswith(b"\xff\xd8") else 1  # only JPEG decodes reduced
+        header = (-(-header[0] // scale), -(-header[1] // scale))
+        if max_pixels is not None:
+            _check_pixels(path, header, scale, max_pixels)
+    image = _decode_any(data, path, color, reduce)
+    if header is not None:
+        _check_agrees(path, header, image.shape[:2])
+    return image
+
+
+def _decode_any(data: bytes, path: str | os.PathLike[str], color: str, reduce: int) -> np.ndarray:
+    if data.startswith(b"\xff\xd8"):
+        jpeg = _decode_jpeg(data, path, color, reduce)
+        if jpeg is not None:
+            return jpeg
     detail = ""
     flag = _IMREAD_FLAGS[color]
     if reduce > 1:
@@ -205,7 +296,7 @@ def decode_bytes(
     if image is not None and image.size:
         return image
     if reduce > 1:  # let the full-size path decide (and name) what is wrong
-        return decode_bytes(data, path, color=color)
+        return _decode_any(data, path, color, 1)
     if sniff(data) is None:
         # Not even an image signature (an HTML error page, a text file): Pillow cannot help.
         raise ImageReadError(path, why_not(data, detail))
@@ -213,3 +304,48 @@ def decode_bytes(
         return _decode_with_pillow(data, color)
     except Exception as e:  # Pillow raises many types for bad data; all mean "cannot decode"
         raise ImageReadError(path, why_not(data, str(e) or detail)) from e
+
+
+_SIMPLEJPEG_COLORSPACES = {"rgb": "RGB", "bgr": "BGR", "gray": "GRAY"}
+# EXIF orientation -> what turns the stored pixels upright (PIL's ImageOps.exif_transpose).
+_ORIENT: dict[int, Callable[[np.ndarray], Any]] = {
+    2: lambda im: cv2.flip(im, 1),
+    3: lambda im: cv2.rotate(im, cv2.ROTATE_180),
+    4: lambda im: cv2.flip(im, 0),
+    5: cv2.transpose,
+    6: lambda im: cv2.rotate(im, cv2.ROTATE_90_CLOCKWISE),
+    7: lambda im: cv2.flip(cv2.transpose(im), -1),
+    8: lambda im: cv2.rotate(im, cv2.ROTATE_90_COUNTERCLOCKWISE),
+}
+
+
+def _decode_jpeg(
+    data: bytes, path: str | os.PathLike[str], color: str, reduce: int
+) -> np.ndarray | None:
+    """A JPEG decoded strictly by libjpeg-turbo (simplejpeg), upright; None to let cv2 try.
+
+    Strict: libjpeg's warnings (garbage or missing bytes in the compressed data, which it
+    otherwise papers over with grey or smeared blocks) are an :class:`ImageReadError`, never a
+    line on stderr. What simplejpeg cannot do at all (CMYK, arithmetic coding, 12-bit) is left to
+    cv2 (None).
+    """
+    import simplejpeg  # a required dependency; imported here so the module loads without it
+
+    space = _SIMPLEJPEG_COLORSPACES[color]
+    try:
+        height, width = simplejpeg.decode_jpeg_header(data)[:2]
+        size = {"min_height": -(-height // reduce), "min_width": -(-width // reduce)}
+        image: np.ndarray = simplejpeg.decode_jpeg(data, colorspace=space, **size)
+    except ValueError as strict_error:
+        try:
+            simplejpeg.decode_jpeg(data, colorspace=space, strict=False)
+        except ValueError:
+            return None  # an error even when lenient: not a warning, let cv2 decide
+        if why_not(data, "").startswith("truncated"):
+            raise ImageReadError(path, why_not(data, "")) from None
+        reason = f"corrupt JPEG data: {str(strict_error).removeprefix('Corrupt JPEG data: ')}"
+        raise ImageReadError(path, reason) from None
+    if color == "gray":
+        image = image[..., 0]
+    orient = _ORIENT.get(jpeg_orientation(data))
+    return image if orient is None else np.asarray(orient(image))

@@ -20,11 +20,12 @@ from ._util import (
     positive_int,
     progress_bar,
 )
+from .decode import DEFAULT_MAX_PIXELS
 from .errors import ImageReadError, ImgbatchError, ImgbatchWarning
 from .loader import ON_ERROR, Loader
 from .manifest import LabelSource, Manifest, as_manifest
 from .options import ImageOptions, Size, Stats, Transform
-from .read import read_bytes
+from .read import DEFAULT_MAX_FILE_BYTES, read_bytes
 
 __all__ = ["batches", "load_eager", "load_image"]
 
@@ -51,7 +52,8 @@ def load_image(
     size: Size | None = None, fit: str = "stretch", color: str = "rgb", layout: str = "hwc",
     dtype: Any = "float32", mean: Stats = None, std: Stats = None, interpolation: str | None = None,
     augment: Sequence[Any] | None = None, transform: Transform | None = None,
-    crop_fraction: float | None = None, seed: int = 0,
+    crop_fraction: float | None = None, seed: int = 0, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES,
 ) -> np.ndarray:  # fmt: skip
     """One image, decoded and normalised exactly as :class:`Loader` does it.
 
@@ -65,9 +67,10 @@ def load_image(
     options = ImageOptions(
         size, fit=fit, color=color, layout=layout, dtype=dtype, mean=mean, std=std,
         interpolation=interpolation, augment=augment, transform=transform,
-        crop_fraction=crop_fraction,
+        crop_fraction=crop_fraction, max_pixels=max_pixels, max_file_bytes=max_file_bytes,
     )  # fmt: skip
-    image = options.image(read_bytes(path), os.fspath(path), seed=non_negative_int("seed", seed))
+    data = read_bytes(path, max_bytes=options.max_file_bytes)
+    image = options.image(data, os.fspath(path), seed=non_negative_int("seed", seed))
     out: np.ndarray = options.writer.empty(1, (image.shape[0], image.shape[1]))[0]
     options.writer.write(image, out)
     return out
@@ -80,7 +83,8 @@ def load_eager(
     size: Size = 224, fit: str = "stretch", color: str = "rgb", layout: str = "hwc",
     dtype: Any = "float32", mean: Stats = None, std: Stats = None, interpolation: str | None = None,
     augment: Sequence[Any] | None = None, transform: Transform | None = None,
-    crop_fraction: float | None = None, seed: int = 0,
+    crop_fraction: float | None = None, seed: int = 0, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES,
     workers: int | None = None, on_error: str = "raise", progress: bool = False,
 ) -> Batch:  # fmt: skip
     """Every image in one array, in manifest order: the common way, and the baseline to beat.
@@ -95,7 +99,7 @@ def load_eager(
     options = ImageOptions(
         size, fit=fit, color=color, layout=layout, dtype=dtype, mean=mean, std=std,
         interpolation=interpolation, augment=augment, transform=transform,
-        crop_fraction=crop_fraction,
+        crop_fraction=crop_fraction, max_pixels=max_pixels, max_file_bytes=max_file_bytes,
     )  # fmt: skip
     n_workers = default_workers() if workers is None else positive_int("workers", workers)
     choice("on_error", on_error, ON_ERROR)

@@ -16,6 +16,7 @@ import numpy as np
 
 from ._pipeline import EpochRun, ErrorLog, Plan, Position, Sampler, decode_batch
 from ._util import Batch, choice, default_workers, flag, non_negative_int, positive_int
+from .decode import DEFAULT_MAX_PIXELS
 from .errors import ImageReadError
 from .manifest import LabelSource, as_manifest
 from .options import ImageOptions, Size, Stats, Transform
@@ -28,6 +29,7 @@ from .order import (
     shard,
     shard_size,
 )
+from .read import DEFAULT_MAX_FILE_BYTES
 
 __all__ = ["ON_ERROR", "Loader"]
 
@@ -81,6 +83,11 @@ class Loader:
             ``numpy.random.Generator``. It must return the same shape, uint8.
         crop_fraction: with ``fit="crop"``, scale the shorter side to ``size / crop_fraction``
             and cut out the centre ``size`` (0.875: the usual evaluation transform).
+        max_pixels: the most pixels an image may have as decoded, checked from its header
+            before any pixel is decoded (a 12,000 x 12,000 JPEG decoded at 1/8 is 2.25 M);
+            default 178,956,970 (Pillow's bomb threshold); None: no cap.
+        max_file_bytes: the largest image file read, checked from its size before reading;
+            default 256 MiB; None: no cap.
 
     Example:
         >>> loader = Loader("labels.csv", batch_size=32, size=224)  # doctest: +SKIP
@@ -110,12 +117,14 @@ class Loader:
         augment: Sequence[Any] | None = None,
         transform: Transform | None = None,
         crop_fraction: float | None = None,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES,
     ) -> None:  # fmt: skip
         self.batch_size = positive_int("batch_size", batch_size)
         self.options = ImageOptions(
             size, fit=fit, color=color, layout=layout, dtype=dtype, mean=mean, std=std,
             interpolation=interpolation, augment=augment, transform=transform,
-            crop_fraction=crop_fraction,
+            crop_fraction=crop_fraction, max_pixels=max_pixels, max_file_bytes=max_file_bytes,
         )  # fmt: skip
         self.workers = default_workers() if workers is None else positive_int("workers", workers)
         self.prefetch = non_negative_int("prefetch", prefetch)

@@ -16,10 +16,12 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
-from ._util import check_size, choice
+from ._util import check_size, choice, positive_int
 from .augment import Augmentation, sample_rng, transform_rng
+from .decode import DEFAULT_MAX_PIXELS
 from .errors import ImgbatchError
 from .normalize import DTYPES, LAYOUTS, Writer
+from .read import DEFAULT_MAX_FILE_BYTES
 from .transform import Decoder
 
 __all__ = ["ImageOptions", "Size", "Stats", "Transform"]
@@ -57,6 +59,8 @@ class ImageOptions:
     augment: Sequence[Any] | None = None
     transform: Transform | None = None
     crop_fraction: float | None = None
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES
     decoder: Decoder = field(init=False, repr=False, compare=False)
     writer: Writer = field(init=False, repr=False, compare=False)
     augmentation: Augmentation = field(init=False, repr=False, compare=False)
@@ -72,7 +76,9 @@ class ImageOptions:
         decoder = Decoder(
             size, fit=self.fit, color=self.color, interpolation=self.interpolation,
             crop_fraction=self.crop_fraction, random_crop=augmentation.crop,
+            max_pixels=_cap("max_pixels", self.max_pixels),
         )  # fmt: skip
+        _cap("max_file_bytes", self.max_file_bytes)
         object.__setattr__(self, "augmentation", augmentation)
         choice("layout", self.layout, LAYOUTS)
         dtype = _dtype_name(self.dtype)
@@ -137,6 +143,11 @@ class ImageOptions:
             msg = "image_shape needs a size"
             raise ValueError(msg)
         return self.writer.shape(self.decoder.size or (0, 0))
+
+
+def _cap(name: str, value: object) -> int | None:
+    """A cap: a positive int, or None for none."""
+    return None if value is None else positive_int(name, value)
 
 
 def _name(hook: object) -> str:

@@ -60,6 +60,8 @@ class Decoder:
             the usual evaluation transform, 256 then 224). None keeps the whole shorter side.
         random_crop: a :class:`~imgbatch.augment.RandomResizedCrop` whose window, drawn with
             the sample's generator, replaces ``fit``.
+        max_pixels: the most pixels an image may have as decoded (checked from its header
+            before decoding); None: no cap.
         color: ``"rgb"``, ``"bgr"`` or ``"gray"``.
         interpolation: one of :data:`INTERPOLATIONS`, or None for the fast default: a JPEG at
             least twice the target is decoded at 1/2, 1/4 or 1/8 size in the DCT domain (never
@@ -74,6 +76,7 @@ class Decoder:
     interpolation: str | None = None
     crop_fraction: float | None = None
     random_crop: RandomResizedCrop | None = None
+    max_pixels: int | None = decode.DEFAULT_MAX_PIXELS
 
     def __post_init__(self) -> None:
         if self.fit not in FITS:
@@ -128,7 +131,9 @@ class Decoder:
             header = decode.jpeg_size(data)
             if header is not None:
                 reduce = decode.reduction(header, self._decode_target())
-        image = decode.decode_bytes(data, path, color=self.color, reduce=reduce)
+        image = decode.decode_bytes(
+            data, path, color=self.color, reduce=reduce, max_pixels=self.max_pixels
+        )
         if self.size is not None:
             extent = None
             if header is not None and reduce > 1:
@@ -189,12 +194,14 @@ class Decoder:
         assert self.random_crop is not None
         oriented = decode.oriented_jpeg_size(data) if self.interpolation is None else None
         if oriented is None:  # not a JPEG (or a filter asked for): full decode, then draw
-            image = decode.decode_bytes(data, path, color=self.color)
+            image = decode.decode_bytes(data, path, color=self.color, max_pixels=self.max_pixels)
             window = self.random_crop.window(rng, image.shape[0], image.shape[1])
             return self._crop_resize(image, window, 1)
         window = self.random_crop.window(rng, *oriented)
         reduce = _window_reduction(window, self.size)
-        image = decode.decode_bytes(data, path, color=self.color, reduce=reduce)
+        image = decode.decode_bytes(
+            data, path, color=self.color, reduce=reduce, max_pixels=self.max_pixels
+        )
         if image.shape[:2] != tuple(-(-side // reduce) for side in oriented):
             # The decoder disagreed with the header (it fell back to a full decode, or the
             # EXIF rotation was not what we read): work on what was decoded.

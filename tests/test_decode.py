@@ -786,11 +786,6 @@ def test_decode_bytes_failures(tmp_path: Path, case: str, color: str) -> None:
     _check_error(info.value, path, words)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="garbage inside a JPEG's entropy-coded data is only a libjpeg warning to cv2, which "
-    "returns an image (Pillow raises 'broken data stream' here, but is only the fallback)",
-)
 def test_corrupt_jpeg_scan_data(tmp_path: Path) -> None:
     data = _jpeg_body()
     start = data.index(b"\xff\xda") + 14  # past the start-of-scan header

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -305,9 +306,9 @@ def test_an_epoch_where_every_file_fails_is_one_clear_error(identity: Callable[.
 def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     reads: list[str] = []
 
-    def counting(path: str) -> bytes:
+    def counting(path: str, **options: Any) -> bytes:
         reads.append(path)
-        return read_bytes(path)
+        return read_bytes(path, **options)
 
     monkeypatch.setattr("imgbatch._pipeline.sampler.read_bytes", counting)
     return reads
@@ -371,9 +372,9 @@ def test_workers_ask_the_kernel_for_the_files_ahead_of_the_one_they_decode(
         "imgbatch._pipeline.sampler.read_ahead", lambda p: events.append(("hint", number(p)))
     )
 
-    def reading(path: str) -> bytes:
+    def reading(path: str, **options: Any) -> bytes:
         events.append(("read", number(path)))
-        return read_bytes(path)
+        return read_bytes(path, **options)
 
     monkeypatch.setattr("imgbatch._pipeline.sampler.read_bytes", reading)
     loader = uint8_loader(identity(20), batch_size=8, workers=1, shuffle=False)
@@ -397,12 +398,12 @@ def test_workers_share_each_batch_image_by_image(
     # to one thread; taken slot by slot, both threads read slow files and the batch is intact.
     readers: dict[int, int] = {}
 
-    def reading(path: str) -> bytes:
+    def reading(path: str, **options: Any) -> bytes:
         k = int(Path(path).stem)
         readers[k] = threading.get_ident()
         if k < 4:
             time.sleep(0.1)
-        return read_bytes(path)
+        return read_bytes(path, **options)
 
     monkeypatch.setattr("imgbatch._pipeline.sampler.read_bytes", reading)
     loader = uint8_loader(identity(8), batch_size=8, workers=2, shuffle=False)
@@ -424,7 +425,7 @@ def test_no_file_is_left_open_after_an_epoch_or_a_break(identity: Callable[..., 
 def test_an_unexpected_worker_error_reaches_the_caller_and_threads_end(
     identity: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(path: str) -> bytes:
+    def broken(path: str, **options: Any) -> bytes:
         msg = f"disk on fire at {path}"
         raise RuntimeError(msg)
 

@@ -58,8 +58,9 @@ class Sampler:
             path = self.manifest.paths[index]
         line = int(self.manifest.lines[index])
         try:
+            data = read_bytes(path, max_bytes=self.options.max_file_bytes)
             image = self.options.image(
-                read_bytes(path), path, seed=self.seed, epoch=epoch, row=index,
+                data, path, seed=self.seed, epoch=epoch, row=index,
                 where=f" (from {self.manifest.source}, line {line})",
             )  # fmt: skip
         except ImageReadError as e:
