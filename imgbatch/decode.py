@@ -274,13 +274,24 @@ def decode_bytes(
         header = (-(-header[0] // scale), -(-header[1] // scale))
         if max_pixels is not None:
             _check_pixels(path, header, scale, max_pixels)
-    image = _decode_any(data, path, color, reduce)
+    # A reduced decode that fails is retried at full size to name what is wrong, unless that
+    # full size is itself over the cap (a header claiming 30000 x 30000 must not be tried).
+    full_ok = max_pixels is None or (header is None or _pixels(data) <= max_pixels)
+    image = _decode_any(data, path, color, reduce, retry_full=full_ok)
     if header is not None:
         _check_agrees(path, header, image.shape[:2])
     return image
 
 
-def _decode_any(data: bytes, path: str | os.PathLike[str], color: str, reduce: int) -> np.ndarray:
+def _pixels(data: bytes) -> int:
+    size = header_size(data)
+    return 0 if size is None else size[0] * size[1]
+
+
+def _decode_any(
+    data: bytes, path: str | os.PathLike[str], color: str, reduce: int, *, retry_full: bool
+) -> np.ndarray:
+    """Decode with simplejpeg (JPEG) or cv2, Pillow as the fallback."""
     if data.startswith(b"\xff\xd8"):
         jpeg = _decode_jpeg(data, path, color, reduce)
         if jpeg is not None:
@@ -295,8 +306,10 @@ def _decode_any(data: bytes, path: str | os.PathLike[str], color: str, reduce: i
         image, detail = None, str(e).strip().splitlines()[-1]
     if image is not None and image.size:
         return image
-    if reduce > 1:  # let the full-size path decide (and name) what is wrong
-        return _decode_any(data, path, color, 1)
+    if reduce > 1 and retry_full:  # let the full-size path decide (and name) what is wrong
+        return _decode_any(data, path, color, 1, retry_full=False)
+    if reduce > 1:
+        raise ImageReadError(path, why_not(data, detail or f"it does not decode at 1/{reduce}"))
     if sniff(data) is None:
         # Not even an image signature (an HTML error page, a text file): Pillow cannot help.
         raise ImageReadError(path, why_not(data, detail))
@@ -334,11 +347,14 @@ def _decode_jpeg(
     space = _SIMPLEJPEG_COLORSPACES[color]
     try:
         height, width = simplejpeg.decode_jpeg_header(data)[:2]
-        size = {"min_height": -(-height // reduce), "min_width": -(-width // reduce)}
+    except ValueError:
+        return None  # a header libjpeg-turbo cannot read: cv2 and Pillow decide
+    size = {"min_height": -(-height // reduce), "min_width": -(-width // reduce)}
+    try:
         image: np.ndarray = simplejpeg.decode_jpeg(data, colorspace=space, **size)
     except ValueError as strict_error:
         try:
-            simplejpeg.decode_jpeg(data, colorspace=space, strict=False)
+            simplejpeg.decode_jpeg(data, colorspace=space, strict=False, **size)
         except ValueError:
             return None  # an error even when lenient: not a warning, let cv2 decide
         if why_not(data, "").startswith("truncated"):

@@ -3,6 +3,7 @@ cursors as attributes, and is the generator's body."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .._util import Batch, progress_bar
-from ..errors import ImageReadError
+from ..errors import ImageReadError, ImgbatchError
 from ..order import EpochCursor
 from .sampler import Sampler
 from .skips import ErrorLog
@@ -47,11 +48,29 @@ class Position:
     """Where the consumer is: the epoch the next iteration starts at, and, during an epoch,
     ``(epoch, batches of it handed out)``."""
 
-    __slots__ = ("current", "epoch")
+    __slots__ = ("active", "current", "epoch")
 
     def __init__(self) -> None:
         self.epoch = 0
         self.current: tuple[int, int] | None = None
+        self.active: EpochRun | None = None  # the iteration under way, one at a time
+
+    def claim(self, run: EpochRun) -> None:
+        """Make ``run`` the loader's iteration; an error while another one is under way."""
+        other = self.active
+        if other is not None and other is not run and other.pid == os.getpid():
+            msg = (
+                "this Loader is already being iterated (an iteration has started and has not "
+                "ended or been closed): one at a time, or each epoch would be served twice; "
+                "finish or close() the other iterator, or build a second Loader"
+            )
+            raise ImgbatchError(msg)
+        self.active = run
+
+    def release(self, run: EpochRun) -> None:
+        """``run`` has ended."""
+        if self.active is run:
+            self.active = None
 
 
 class EpochRun:
@@ -74,18 +93,41 @@ class EpochRun:
         self.bar: Any = None
         self.served = 0  # images yielded in the epoch being consumed
         self.started = 0.0
+        self.pid = os.getpid()
 
     def __iter__(self) -> Iterator[Batch]:
-        self.cursor = next(self.cursors, None)
-        self.workers = Workers(self.plan.sampler, self.plan.workers)
+        self.pid = os.getpid()
+        self.position.claim(self)
         try:
-            yield from self._batches()
+            self.cursor = next(self.cursors, None)
+            self.workers = Workers(self.plan.sampler, self.plan.workers)
+            for batch in self._batches():
+                yield batch
+                self._check_process()
         finally:
-            for queued in self.pending:
-                if isinstance(queued, InFlight):
-                    queued.cancel()
+            self._end()
+
+    def _check_process(self) -> None:
+        """An iteration begun before ``fork()`` cannot go on in the child: its threads are not
+        there (it would wait for them forever)."""
+        if os.getpid() != self.pid:
+            msg = (
+                f"this iterator was started in process {self.pid}, before a fork(): threads do "
+                "not survive a fork, so it cannot go on here; start a fresh `for` over the "
+                "loader in this process"
+            )
+            raise ImgbatchError(msg)
+
+    def _end(self) -> None:
+        if os.getpid() != self.pid:  # in a forked child: the pool's threads are the parent's
+            return
+        for queued in self.pending:
+            if isinstance(queued, InFlight):
+                queued.cancel()
+        if self.workers is not None:
             self.workers.close()
-            self._close_bar()
+        self._close_bar()
+        self.position.release(self)
 
     def _batches(self) -> Iterator[Batch]:
         consuming: int | None = None  # the epoch being consumed
