@@ -303,3 +303,21 @@ def test_two_threads_cannot_run_one_loader(labels: Path) -> None:
     assert len(errors) == 1 and "already being iterated" in str(errors[0])
     stream.close()  # type: ignore[attr-defined]
     assert len(list(loader)) == 3
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_scan_reports_what_is_too_large_without_reading_it(tmp_path: Path, quick: bool) -> None:
+    write(tmp_path / "bomb.png", png_bomb(20000))
+    write(tmp_path / "liar.jpg", jpeg_claiming(30000, 30000))
+    with open(tmp_path / "huge.jpg", "wb") as f:
+        f.truncate(3 * 2**30)
+    write(tmp_path / "good.png", encode(gradient(40, 40)))
+    labels = tmp_path / "labels.csv"
+    rows = ["bomb.png", "liar.jpg", "huge.jpg", "good.png"]
+    labels.write_text("path,label\n" + "".join(f"{r},x\n" for r in rows), encoding="utf-8")
+    report = scan(labels, quick=quick, progress=False)
+    found = {Path(p.path).name: (p.reason, p.detail) for p in report.problems}
+    assert set(found) == {"bomb.png", "liar.jpg", "huge.jpg"}
+    assert all(reason == "too large" for reason, _ in found.values())
+    assert "max_file_bytes" in found["huge.jpg"][1]
+    assert "20000x20000 pixels" in found["bomb.png"][1]

@@ -14,9 +14,9 @@ import stat
 
 import cv2
 
-from ..decode import decode_bytes, sniff, why_not
+from ..decode import DEFAULT_MAX_PIXELS, decode_bytes, header_size, sniff, why_not
 from ..errors import ImageReadError
-from ..read import path_error, read_bytes
+from ..read import DEFAULT_MAX_FILE_BYTES, path_error, read_bytes
 
 __all__ = ["category", "check_full", "check_quick"]
 
@@ -30,6 +30,8 @@ def category(reason: str) -> str:
         return "not a file"
     if text.startswith("empty"):
         return "empty"
+    if text.startswith("too large"):
+        return "too large"
     if text.startswith("not an image"):
         return "not an image"
     if "truncated" in text:
@@ -40,9 +42,13 @@ def category(reason: str) -> str:
 
 
 def check_full(path: str) -> tuple[int, int] | None:
-    """Decode the whole file with cv2, as the loader will, then with Pillow: ``(height, width)``."""
-    data = read_bytes(path)
-    image = decode_bytes(data, path)
+    """Decode the whole file as the loader will, then with Pillow: ``(height, width)``.
+
+    The loader's default caps hold here too: a file over 256 MiB is not read, an image over
+    178,956,970 pixels not decoded.
+    """
+    data = read_bytes(path, max_bytes=DEFAULT_MAX_FILE_BYTES)
+    image = decode_bytes(data, path, max_pixels=DEFAULT_MAX_PIXELS)
     _pillow_opinion(data, path)
     return int(image.shape[0]), int(image.shape[1])
 
@@ -81,6 +87,11 @@ def check_quick(path: str) -> tuple[int, int] | None:
         raise ImageReadError(path, f"not a file ({kind})")
     if info.st_size == 0:
         raise ImageReadError(path, "empty file (0 bytes)")
+    if info.st_size > DEFAULT_MAX_FILE_BYTES:
+        reason = (
+            f"too large: {info.st_size:,} bytes exceeds max_file_bytes={DEFAULT_MAX_FILE_BYTES:,}"
+        )
+        raise ImageReadError(path, reason)
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed below
     except PermissionError:
@@ -88,12 +99,23 @@ def check_quick(path: str) -> tuple[int, int] | None:
     except OSError as e:
         raise ImageReadError(path, f"cannot open: {e.strerror or e}") from None
     with handle:
-        head = handle.read(64)
+        head = handle.read(1 << 16)  # a JPEG's frame header may follow 64 KB of EXIF
+        _check_pixels(path, header_size(head))
         known = sniff(head)
         if known is None and not _cv2_has_reader(path):
             raise ImageReadError(path, why_not(head, ""))  # what the loader would say
         handle.seek(0)
         return _header_size(handle, path, known)
+
+
+def _check_pixels(path: str, size: tuple[int, int] | None) -> None:
+    if size is not None and size[0] * size[1] > DEFAULT_MAX_PIXELS:
+        height, width = size
+        reason = (
+            f"too large: {width}x{height} pixels ({width * height:,}) exceeds "
+            f"max_pixels={DEFAULT_MAX_PIXELS:,}"
+        )
+        raise ImageReadError(path, reason)
 
 
 def _cv2_has_reader(path: str) -> bool:

@@ -9,7 +9,8 @@ __all__ = ["REASONS", "Duplicate", "LabelTypo", "Problem", "SizeStats"]
 
 #: Problem kinds, in the order the report lists them.
 REASONS = (
-    "missing", "not a file", "unreadable", "empty", "not an image", "truncated", "corrupt", "error",
+    "missing", "not a file", "unreadable", "empty", "too large", "not an image", "truncated",
+    "corrupt", "error",
 )  # fmt: skip
 
 
