@@ -46,11 +46,7 @@ def read_bytes(path: str | os.PathLike[str], *, max_bytes: int | None = None) ->
     running out of memory while reading is an :class:`ImageReadError` too, never a bare
     ``MemoryError``.
     """
-    try:
-        # O_NONBLOCK: opening a FIFO by mistake must not block a worker forever.
-        fd = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY)
-    except (OSError, ValueError) as e:
-        raise path_error(path, e) from None
+    fd = _open(path)
     size = 0
     try:
         info = os.fstat(fd)
@@ -71,6 +67,27 @@ def read_bytes(path: str | os.PathLike[str], *, max_bytes: int | None = None) ->
     if not data:
         raise ImageReadError(path, "empty file (0 bytes)")
     return data
+
+
+def _open(path: str | os.PathLike[str]) -> int:
+    """A read-only descriptor of ``path``; a Windows-style path (``cats\\001.jpg``) that does not
+    exist is tried with ``/`` where ``/`` is the separator, and the error says so if neither is
+    there."""
+    try:
+        # O_NONBLOCK: opening a FIFO by mistake must not block a worker forever.
+        return os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY)
+    except FileNotFoundError as e:
+        text = os.fspath(path)
+        if "\\" not in str(text) or os.sep != "/":
+            raise path_error(path, e) from None
+        slashed = str(text).replace("\\", "/")
+        try:
+            return os.open(slashed, os.O_RDONLY | _NONBLOCK | _BINARY)
+        except (OSError, ValueError):
+            reason = f"no such file (nor {slashed!r}, with / for \\)"
+            raise ImageReadError(path, reason) from None
+    except (OSError, ValueError) as e:
+        raise path_error(path, e) from None
 
 
 def _check_file_size(path: str | os.PathLike[str], size: int, max_bytes: int | None) -> None:

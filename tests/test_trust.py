@@ -321,3 +321,18 @@ def test_scan_reports_what_is_too_large_without_reading_it(tmp_path: Path, quick
     assert all(reason == "too large" for reason, _ in found.values())
     assert "max_file_bytes" in found["huge.jpg"][1]
     assert "20000x20000 pixels" in found["bomb.png"][1]
+
+
+def test_a_windows_path_is_tried_with_slashes(tmp_path: Path) -> None:
+    write(tmp_path / "cats" / "001.png", encode(gradient(12, 12)))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,label\ncats\\001.png,cat\ncats\\002.png,cat\n", encoding="utf-8")
+    loader = Loader(labels, batch_size=2, size=8, shuffle=False, on_error="skip")
+    with pytest.warns(ImgbatchWarning):
+        (images, _), *rest = list(loader)
+    assert len(images) == 1 and not rest
+    (error,) = loader.errors
+    assert error.line == 3
+    assert (
+        error.reason == f"no such file (nor {str(tmp_path / 'cats' / '002.png')!r}, with / for \\)"
+    )
