@@ -24,6 +24,7 @@ __all__ = [
     "peak_rss_mb",
     "positive_int",
     "progress_bar",
+    "shorten",
 ]
 
 
@@ -146,3 +147,14 @@ def progress_bar(**kwargs: Any) -> Any:
         monitor_interval = 0
 
     return Bar(**kwargs)
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in an ellipsis when it was cut: what a
+    message may quote of a line of input (an error about a 10 MB line must not embed it).
+
+    Example:
+        >>> shorten("abcdef", 4)
+        'abc…'
+    """
+    return text if len(text) <= limit else text[: max(limit - 1, 0)] + "\u2026"

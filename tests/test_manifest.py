@@ -1228,8 +1228,10 @@ def test_many_distinct_numeric_labels(tmp_path: Path) -> None:
     assert m.labels.dtype == np.float32
     assert m.classes is None
     assert np.allclose(m.labels, [float(lab) for _, lab in rows])
-    # One label that is not a number turns them all into class names, in sorted order.
-    path = write_text(tmp_path / "y.csv", render("csv", [*rows, ("last.jpg", "cat")]))
+    # Numbers and, on more than one row in 20, a word: all class names, in sorted order (a
+    # word on fewer rows is taken for a typo: an error, see "Label types" below).
+    cats = [(f"cat/{i}.jpg", "cat") for i in range(300)]
+    path = write_text(tmp_path / "y.csv", render("csv", [*rows, *cats]))
     exact, fast = both_readers(path, block=4096, max_codes=100)
     assert fast == exact
     assert fast[5] == tuple(sorted({lab for _, lab in rows} | {"cat"}))
@@ -1268,3 +1270,541 @@ def test_jsonl_path_with_a_lone_surrogate(tmp_path: Path) -> None:
     err = manifest_error(write_text(tmp_path / "labels.jsonl", text))
     assert err.line == 3
     assert "not a possible file name" in err.reason
+
+
+# ---------------------------------------------------------------------------------------------
+# Label types: classes= pins the ids, label_type=, odd labels refused by line (issue 14)
+
+
+def table_file(tmp_path: Path, fmt: str, labels: Sequence[str], *, name: str = "labels") -> Path:
+    """A label file of format ``fmt`` with one row per label (paths ``0.jpg``, ``1.jpg``, ...)."""
+    rows = [(f"{i}.jpg", lab) for i, lab in enumerate(labels)]
+    return write_text(tmp_path / f"{name}.{fmt}", render(fmt, rows))
+
+
+def read_both(path: Path, **options: Any) -> tuple[Outcome, Outcome]:
+    """``path`` read with ``options`` line by line, and by the block reader in small blocks with
+    labels kept as text past two distinct ones (as :func:`both_readers`)."""
+
+    def read() -> Outcome:
+        try:
+            m = read_manifest(path, **options)
+        except ManifestError as e:
+            return ("error", e.line, e.reason)
+        return ("ok", m.labels.dtype.str, m.labels.tolist(), m.classes, m.lines.tolist())
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(manifest_module, "_FAST", False)
+        exact = read()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(manifest_module, "_BLOCK_SIZE", 64)
+        mp.setattr(manifest_module, "_MAX_CODES", 2)
+        fast = read()
+    return exact, fast
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_classes_pin_the_ids_of_a_file_lacking_a_class(tmp_path: Path, fmt: str) -> None:
+    train = read_manifest(table_file(tmp_path, fmt, ["cat", "dog", "horse", "dog"], name="train"))
+    val_path = table_file(tmp_path, fmt, ["horse", "cat", "horse"], name="val")
+    drifted = read_manifest(val_path)
+    assert drifted.classes == ("cat", "horse")  # horse is 1 here, 2 in train: the drift
+    val = read_manifest(val_path, classes=train.classes)
+    assert val.classes == train.classes == ("cat", "dog", "horse")  # dog kept, with no rows
+    assert val.labels.tolist() == [2, 0, 2]
+    assert [train.classes[i] for i in val.labels] == ["horse", "cat", "horse"]
+    exact, fast = read_both(val_path, classes=train.classes)
+    assert exact == fast
+
+
+def test_classes_given_order_is_the_id_order(tmp_path: Path) -> None:
+    path = table_file(tmp_path, "csv", ["b", "a", "c", "a"])
+    m = read_manifest(path, classes=["c", "b", "a", "unused"])
+    assert m.classes == ("c", "b", "a", "unused")
+    assert m.labels.tolist() == [1, 2, 0, 2]
+    assert m[0] == (os.path.join(str(tmp_path), "0.jpg"), 1)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_with_classes_labels_are_names_never_numbers(tmp_path: Path, fmt: str) -> None:
+    path = table_file(tmp_path, fmt, ["0", "2", "10", "2"])
+    assert read_manifest(path).classes is None  # integers, as they read
+    m = read_manifest(path, classes=("10", "2", "0"))
+    assert m.classes == ("10", "2", "0")
+    assert m.labels.dtype == np.int64
+    assert m.labels.tolist() == [2, 1, 0, 1]
+    err = manifest_error(path, classes=("0", "1", "2"))
+    assert err.line == 3
+    assert err.reason.startswith("label '10' is not one of the 3 classes given (0, 1, 2)")
+
+
+def test_a_label_outside_the_classes_names_its_line(tmp_path: Path) -> None:
+    lines = ["path,label", "# a comment", "a.jpg,cat", "", "b.jpg,dog", "c.jpg,horse", "d.jpg,dgo"]
+    path = write_text(tmp_path / "val.csv", "\n".join(lines) + "\n")
+    err = manifest_error(path, classes=("cat", "dog", "horse"))
+    assert err.line == 7
+    assert str(err) == (
+        f"{path}, line 7: label 'dgo' is not one of the 3 classes given (cat, dog, horse); "
+        "did you mean 'dog'?"
+    )
+    exact, fast = read_both(path, classes=("cat", "dog", "horse"))
+    assert exact == fast == ("error", 7, err.reason)
+
+
+def test_a_label_outside_many_classes_lists_ten(tmp_path: Path) -> None:
+    classes = [f"class_{i:03d}" for i in range(300)]
+    err = manifest_error(table_file(tmp_path, "txt", ["class_001", "zebra"]), classes=classes)
+    assert err.line == 2
+    assert "is not one of the 300 classes given (class_000, class_001," in err.reason
+    assert "class_009, ... (290 more))" in err.reason
+    assert "class_010" not in err.reason
+
+
+@pytest.mark.parametrize(
+    ("classes", "error", "match"),
+    [
+        ("cat", TypeError, "sequence of class names"),
+        (b"cat", TypeError, "sequence of class names"),
+        (3, TypeError, "sequence of class names"),
+        ([], ValueError, "at least one class"),
+        (["cat", "dog", "cat"], ValueError, "unique: 'cat' appears 2 times"),
+        (["cat", ""], ValueError, "non-empty"),
+        (["cat", " dog"], ValueError, "white space at either end: ' dog'"),
+        (["cat", 1], TypeError, "must be strings, got 1"),
+    ],
+)  # fmt: skip
+def test_classes_are_checked(
+    tmp_path: Path, classes: object, error: type[Exception], match: str
+) -> None:
+    path = table_file(tmp_path, "csv", ["cat"])
+    with pytest.raises(error, match=match):
+        read_manifest(path, classes=classes)  # type: ignore[arg-type]
+    with pytest.raises(error, match=match):
+        imgbatch.manifest.as_manifest(path, classes=classes)  # type: ignore[arg-type]
+    with pytest.raises(error, match=match):
+        read_folder(tmp_path, classes=classes)  # type: ignore[arg-type]
+
+
+def test_classes_accept_any_sequence_of_names(tmp_path: Path) -> None:
+    path = table_file(tmp_path, "csv", ["dog", "cat"])
+    for names in (["cat", "dog"], ("cat", "dog"), np.array(["cat", "dog"]), iter(["cat", "dog"])):
+        m = read_manifest(path, classes=names)  # type: ignore[arg-type]
+        assert m.classes == ("cat", "dog") and m.labels.tolist() == [1, 0]
+
+
+def test_label_type_is_checked(tmp_path: Path) -> None:
+    path = table_file(tmp_path, "csv", ["1"])
+    with pytest.raises(
+        ValueError, match="label_type must be one of 'auto', 'class', 'int', 'float'"
+    ):
+        read_manifest(path, label_type="str")
+    with pytest.raises(ValueError, match="needs label_type 'auto' or 'class', not 'int'"):
+        read_manifest(path, label_type="int", classes=("1",))
+    make_tree(tmp_path / "photos", ["cat/a.jpg"])
+    assert read_folder(tmp_path / "photos", label_type="class").classes == ("cat",)
+    with pytest.raises(ValueError, match="label_type must be one of 'auto', 'class', got 'int'"):
+        read_folder(tmp_path / "photos", label_type="int")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_label_type_class_reads_every_label_as_a_name(tmp_path: Path, fmt: str) -> None:
+    path = table_file(tmp_path, fmt, ["1", "10", "2", "007", "nan", "2"])
+    m = read_manifest(path, label_type="class")
+    assert m.classes == ("007", "1", "10", "2", "nan")
+    assert m.labels.tolist() == [1, 2, 3, 0, 4, 3]
+    exact, fast = read_both(path, label_type="class")
+    assert exact == fast
+
+
+@pytest.mark.parametrize(
+    ("labels", "line", "first"),
+    [
+        (["1", "-2", "+3", "007"], None, None),
+        (["1", "2", "2.5", "x"], 3, "2.5"),
+        (["1", "x", "2.5"], 2, "x"),
+        (["1", "1.0"], 2, "1.0"),
+        (["1", "nan"], 2, "nan"),
+    ],
+)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_label_type_int(
+    tmp_path: Path, fmt: str, labels: list[str], line: int | None, first: str | None
+) -> None:
+    path = table_file(tmp_path, fmt, labels)
+    if line is None:
+        m = read_manifest(path, label_type="int")
+        assert m.labels.dtype == np.int64 and m.labels.tolist() == [1, -2, 3, 7]
+        return
+    err = manifest_error(path, label_type="int")
+    assert err.line == line
+    assert err.reason == f"label '{first}' is not an integer (label_type='int')"
+    exact, fast = read_both(path, label_type="int")
+    assert exact == fast
+
+
+@pytest.mark.parametrize(
+    ("labels", "line", "first"),
+    [
+        (["1", "2.5", "-3e2"], None, None),
+        (["1", "2", "nan"], 3, "nan"),
+        (["0.5", "-inf"], 2, "-inf"),
+        (["0.5", "Infinity", "NaN"], 2, "Infinity"),
+        (["0.5", "NA"], 2, "NA"),
+        (["0.5", "x"], 2, "x"),
+    ],
+)
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_label_type_float(
+    tmp_path: Path, fmt: str, labels: list[str], line: int | None, first: str | None
+) -> None:
+    path = table_file(tmp_path, fmt, labels)
+    if line is None:
+        m = read_manifest(path, label_type="float")
+        assert m.labels.dtype == np.float32 and m.labels.tolist() == [1.0, 2.5, -300.0]
+        return
+    err = manifest_error(path, label_type="float")
+    assert err.line == line
+    assert err.reason == f"label '{first}' is not a finite number (label_type='float')"
+    exact, fast = read_both(path, label_type="float")
+    assert exact == fast
+
+
+def test_label_type_float_reads_integers_as_numbers(tmp_path: Path) -> None:
+    path = table_file(tmp_path, "txt", ["1", "2", "99999999999999999999"])
+    assert "does not fit in int64" in manifest_error(path).reason  # auto: integers first
+    m = read_manifest(path, label_type="float")
+    assert m.labels.dtype == np.float32 and m.classes is None
+    assert m.labels.tolist() == [1.0, 2.0, np.float32(1e20)]
+
+
+def test_one_typo_in_a_file_of_integers_names_its_line(tmp_path: Path) -> None:
+    labels = [str(i % 10) for i in range(999)] + ["3O"]
+    rows = [(f"{i}.jpg", lab) for i, lab in enumerate(labels)]
+    path = write_text(tmp_path / "labels.csv", "path,label\n" + render("csv", rows))
+    err = manifest_error(path)
+    assert str(err) == (
+        f"{path}, line 1001: label '3O' is not an integer, unlike the other 999 rows; "
+        'fix it or pass label_type="class"'
+    )
+    exact, fast = read_both(path)
+    assert exact == fast == ("error", 1001, err.reason)
+    m = read_manifest(path, label_type="class")  # the way out, when they are names
+    assert m.classes is not None and "3O" in m.classes
+
+
+@pytest.mark.parametrize(
+    ("numbers", "odd", "refused"),
+    [
+        (19, 1, True),  # one row in 20: a typo
+        (18, 1, False),  # one row in 19: a class of its own
+        (950, 50, True),
+        (949, 51, False),
+        (3, 0, False),  # no odd row: integers
+    ],
+)
+@pytest.mark.parametrize("kind", ["ints", "floats"])
+def test_all_but_a_few_threshold(
+    tmp_path: Path, numbers: int, odd: int, refused: bool, kind: str
+) -> None:
+    assert imgbatch.manifest.FEW_ODD == 20
+    values = [str(i % 7) if kind == "ints" else f"{i / 8:.3f}" for i in range(numbers)]
+    labels = values[:5] + ["cat"] * odd + values[5:]  # the first odd row is row 6
+    path = table_file(tmp_path, "txt", labels)
+    exact, fast = read_both(path)
+    assert exact == fast
+    if refused:
+        what = "an integer" if kind == "ints" else "a number"
+        err = manifest_error(path)
+        assert err.line == 6
+        assert err.reason.startswith(f"label 'cat' is not {what}, unlike ")
+        assert f"{numbers:,} of the other {numbers + odd - 1:,} rows" in err.reason or odd == 1
+        assert err.reason.endswith('or pass label_type="class"')
+        assert read_manifest(path, label_type="class").classes is not None
+    elif odd:
+        m = read_manifest(path)
+        assert m.classes is not None and "cat" in m.classes
+    else:
+        assert read_manifest(path).classes is None
+
+
+def test_several_odd_rows_are_listed_by_line(tmp_path: Path) -> None:
+    labels = [str(i % 3) for i in range(400)]
+    for row in (10, 20, 30):
+        labels[row] = "l" if row != 20 else "I"  # letters for 1
+    err = manifest_error(table_file(tmp_path, "csv", labels))
+    assert err.line == 11
+    assert err.reason == (
+        "label 'l' is not an integer, unlike 397 of the other 399 rows; fix the 3 rows "
+        '(lines 11, 21, 31) or pass label_type="class"'
+    )
+
+
+@pytest.mark.parametrize("nan", ["nan", "NaN", "-nan", "inf", "-inf", "+Inf", "Infinity"])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_nan_or_inf_in_a_regression_file_is_an_error_not_classes(
+    tmp_path: Path, fmt: str, nan: str
+) -> None:
+    labels = [f"{(i * 37) % 1000 / 9:.4f}" for i in range(958)]
+    labels.insert(500, nan)
+    path = table_file(tmp_path, fmt, labels)
+    err = manifest_error(path)  # not 959 classes
+    assert err.line == 501
+    assert err.reason == (
+        f"label '{nan}' is not a finite number, unlike the other 958 rows; fix or drop it, "
+        'or pass label_type="class" if it is a class name'
+    )
+    exact, fast = read_both(path)
+    assert exact == fast
+
+
+def test_nan_is_a_label_only_when_asked_for(tmp_path: Path) -> None:
+    path = table_file(tmp_path, "csv", ["cat", "nan", "dog", "nan"])
+    err = manifest_error(path)  # among class names too: a nan is a missing value
+    assert err.line == 2
+    assert err.reason.startswith("label 'nan' is not a finite number; fix or drop the 2 rows")
+    assert read_manifest(path, label_type="class").classes == ("cat", "dog", "nan")
+    assert read_manifest(path, classes=("cat", "dog", "nan")).labels.tolist() == [0, 2, 1, 2]
+
+
+def test_jsonl_nan_and_infinity_are_refused(tmp_path: Path) -> None:
+    text = '{"path": "a.jpg", "label": 0.5}\n{"path": "b.jpg", "label": NaN}\n'
+    err = manifest_error(write_text(tmp_path / "y.jsonl", text))
+    assert err.line == 2 and "'nan' is not a finite number" in err.reason
+    text = '{"path": "a.jpg", "label": 0.5}\n{"path": "b.jpg", "label": -Infinity}\n'
+    err = manifest_error(write_text(tmp_path / "y.jsonl", text), label_type="float")
+    assert err.line == 2 and "'-inf' is not a finite number" in err.reason
+
+
+def test_missing_value_words_among_numbers_are_refused(tmp_path: Path) -> None:
+    labels = [str(i % 4) for i in range(50)] + ["NA"] * 30  # far more than a few
+    err = manifest_error(table_file(tmp_path, "tsv", labels))
+    assert err.line == 51
+    assert err.reason.startswith("label 'NA' is not an integer (a missing value?), unlike 50 of")
+    assert "fix the 30 rows (lines 51, 52," in err.reason
+    # Among class names, such a word is a class name.
+    m = read_manifest(table_file(tmp_path, "tsv", ["cat", "none", "dog"]))
+    assert m.classes == ("cat", "dog", "none")
+
+
+def test_odd_labels_among_many_distinct_numbers(tmp_path: Path) -> None:
+    rows = [(f"img/{i:06d}.jpg", f"{(i * 7919) % 100003 / 7:.4f}") for i in range(5000)]
+    rows.insert(4321, ("odd.jpg", "1.5.2"))
+    path = write_text(tmp_path / "y.csv", render("csv", rows))
+    for max_codes in (100, 1 << 16):  # labels kept as text, or as codes
+        exact, fast = both_readers(path, block=4096, max_codes=max_codes)
+        assert exact == fast
+        assert fast[:2] == ("error", 4322)
+        assert "label '1.5.2' is not a number, unlike the other 5,000 rows" in str(fast[2])
+
+
+@st.composite
+def mixed_labels(draw: st.DrawFn) -> list[str]:
+    numbers = draw(st.lists(st.sampled_from(["0", "7", "-3", "2.5", "1e3"]), max_size=60))
+    words = draw(st.lists(st.sampled_from(["cat", "3O", "NA", "nan", "inf"]), max_size=5))
+    return draw(st.permutations(numbers + words)) or ["cat"]
+
+
+@given(labels=mixed_labels())
+@settings(max_examples=150, deadline=None)
+def test_auto_mode_follows_the_rule(labels: list[str]) -> None:
+    numbers = [lab for lab in labels if lab in ("0", "7", "-3", "2.5", "1e3")]
+    odd = len(labels) - len(numbers)
+    nonfinite = any(lab in ("nan", "inf") for lab in labels)
+    with tempfile.TemporaryDirectory() as folder:
+        path = table_file(Path(folder), "txt", labels)
+        exact, fast = read_both(path)
+        assert exact == fast
+    if not odd:
+        assert fast[0] == "ok" and fast[3] is None  # numbers
+    elif nonfinite or (numbers and (odd * 20 <= len(labels) or set(labels) <= {*numbers, "NA"})):
+        first = next(i for i, lab in enumerate(labels) if lab not in numbers)
+        if nonfinite:
+            first = next(i for i, lab in enumerate(labels) if lab in ("nan", "inf"))
+        assert fast[:2] == ("error", first + 1)
+    else:
+        assert fast[0] == "ok" and fast[3] == tuple(sorted(set(labels)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Class folders with classes=, Manifests given with classes=, with_classes
+
+
+def test_read_folder_with_classes(tmp_path: Path) -> None:
+    make_tree(tmp_path / "photos", ["dog/a.jpg", "cat/b.jpg", "cat/c.jpg"])
+    m = read_folder(tmp_path / "photos", classes=("horse", "dog", "cat"))
+    assert m.classes == ("horse", "dog", "cat")
+    assert relative(m, tmp_path / "photos") == ["dog/a.jpg", "cat/b.jpg", "cat/c.jpg"]
+    assert m.labels.tolist() == [1, 2, 2]
+    with pytest.raises(ManifestError) as info:
+        read_folder(tmp_path / "photos", classes=("cat", "horse"))
+    assert info.value.path == str(tmp_path / "photos")
+    assert info.value.reason == ("subfolder 'dog' is not one of the 2 classes given (cat, horse)")
+
+
+def test_as_manifest_passes_classes_and_label_type_on(tmp_path: Path) -> None:
+    path = table_file(tmp_path, "csv", ["dog", "cat"])
+    as_manifest = imgbatch.manifest.as_manifest
+    assert as_manifest(path, classes=("cat", "dog", "emu")).classes == ("cat", "dog", "emu")
+    assert as_manifest(table_file(tmp_path, "txt", ["1", "2"]), label_type="class").classes == (
+        "1", "2",
+    )  # fmt: skip
+    make_tree(tmp_path / "photos", ["dog/a.jpg"])
+    assert as_manifest(tmp_path / "photos", classes=("cat", "dog")).labels.tolist() == [1]
+    with pytest.raises(ValueError, match="label_type must be one of 'auto', 'class', got 'int'"):
+        as_manifest(tmp_path / "photos", label_type="int")
+
+
+def test_a_manifest_given_with_other_classes_is_an_error_not_renumbered(tmp_path: Path) -> None:
+    as_manifest = imgbatch.manifest.as_manifest
+    path = table_file(tmp_path, "csv", ["horse", "cat"])
+    val = read_manifest(path)
+    assert as_manifest(val, classes=("cat", "horse")) is val
+    assert as_manifest(val) is val
+    with pytest.raises(ManifestError) as info:
+        as_manifest(val, classes=("cat", "dog", "horse"))
+    assert info.value.path == str(path)
+    assert info.value.reason == (
+        "its classes (cat, horse) differ from classes= (cat, dog, horse); read it with "
+        "classes=, or renumber it with manifest.with_classes(classes)"
+    )
+    assert val.labels.tolist() == [1, 0]  # the caller's manifest is untouched
+    numeric = read_manifest(table_file(tmp_path, "txt", ["1", "2"]))
+    with pytest.raises(ManifestError, match=r"its classes \(numeric labels\) differ"):
+        as_manifest(numeric, classes=("1", "2"))
+    with pytest.raises(
+        ManifestError, match="label_type='class', but the Manifest's labels are int"
+    ):
+        as_manifest(numeric, label_type="class")
+    assert as_manifest(numeric, label_type="int") is numeric
+    in_code = Manifest(["a.jpg"], [0], classes=("cat",))
+    with pytest.raises(ManifestError, match="the Manifest given: its classes"):
+        as_manifest(in_code, classes=("dog",))
+
+
+def test_with_classes_renumbers(tmp_path: Path) -> None:
+    val = read_manifest(table_file(tmp_path, "csv", ["horse", "cat", "horse"]))
+    pinned = val.with_classes(("cat", "dog", "horse"))
+    assert pinned.classes == ("cat", "dog", "horse")
+    assert pinned.labels.tolist() == [2, 0, 2]
+    assert list(pinned.paths) == list(val.paths) and pinned.lines.tolist() == [1, 2, 3]
+    assert val.labels.tolist() == [1, 0, 1]
+    with pytest.raises(ManifestError) as info:
+        val.with_classes(("cat", "dog"))
+    assert info.value.line == 1
+    assert info.value.reason == "label 'horse' is not one of the 2 classes given (cat, dog)"
+    with pytest.raises(ValueError, match="labels are numbers"):
+        read_manifest(table_file(tmp_path, "txt", ["1"])).with_classes(("1",))
+
+
+# ---------------------------------------------------------------------------------------------
+# A label file must be a regular file; messages quote at most ~200 characters of a line
+
+
+def finishes(call: Any, seconds: float = 20.0) -> BaseException | None:
+    """Run ``call`` in a thread: the exception it raised (None if none); fails if it hangs."""
+    import threading
+
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            call()
+        except BaseException as e:  # handed back to the test
+            outcome.append(e)
+        else:
+            outcome.append(None)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert outcome, f"still running after {seconds} s"
+    return outcome[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_a_fifo_as_label_file_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "labels.csv"
+    os.mkfifo(fifo)
+    error = finishes(lambda: read_manifest(fifo))
+    assert isinstance(error, ManifestError)
+    assert error.path == str(fifo) and error.line is None
+    assert (
+        error.reason == "not a regular file (a FIFO or pipe): a label file must be a file on disk"
+    )
+    error = finishes(lambda: imgbatch.manifest.as_manifest(str(fifo)))
+    assert isinstance(error, ManifestError)
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
+def test_a_device_as_label_file_is_refused_at_once() -> None:
+    error = finishes(lambda: read_manifest("/dev/zero"))
+    assert isinstance(error, ManifestError)
+    assert error.reason.startswith("not a regular file (a character device)")
+
+
+HUGE = 10_000_000  # characters on one line
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "reason"),
+    [
+        ("labels.txt", "a.jpg 1\n" + "x" * HUGE + "\n", "row has no label (path 'xxx"),
+        ("labels.csv", "a.jpg,1\n" + "x" * HUGE + "\n", "malformed row: field larger than"),
+        ("labels.tsv", "a.jpg\t1\n" + "x" * 100_000 + "\n", "row has no label (path 'xxx"),
+        ("labels.csv", "path,label\na.jpg," + "9" * HUGE + "\n", "label 999"),
+        ("labels.txt", "a.jpg 1\n" * 30 + "b.jpg 1" + "O" * HUGE + "\n", "label '1OOO"),
+        ("labels.csv", "path,label\na.jpg,cat\nb.jpg,c" + "a" * HUGE + "t\n", "label 'caaa"),
+        ("labels.jsonl", '{"path": "a.jpg", "label": [' + "1," * HUGE + "1]}\n",
+         "label must be a number or a string, got [1, 1,"),
+        ("labels.jsonl", '{"path": ["' + "p" * HUGE + '"], "label": 1}\n',
+         "path must be a string, got ['ppp"),
+        ("labels.jsonl", '{"file": "a.jpg", "y' + "y" * HUGE + '": 1}\n', "row has no label (fie"),
+        ("labels.csv", "image," + ",".join(f"c{i}" for i in range(HUGE // 10)) + "\na.jpg,1\n",
+         "header has no label column"),
+    ],
+)  # fmt: skip
+def test_messages_quote_at_most_about_200_characters_of_a_line(
+    tmp_path: Path, name: str, text: str, reason: str
+) -> None:
+    path = write_text(tmp_path / name, text)
+    classes = ("cat",) if "caaa" in reason else None
+    err = manifest_error(path, classes=classes)
+    assert err.reason.startswith(reason)
+    assert len(err.reason) < 600, err.reason[:1000]
+    if not reason.startswith("malformed"):  # the csv module refuses a field this long itself
+        assert "\u2026" in err.reason  # the ellipsis says it was cut
+
+
+def test_shorten() -> None:
+    from imgbatch._util import shorten
+
+    assert shorten("abc") == "abc"
+    assert shorten("x" * 200) == "x" * 200
+    assert shorten("x" * 201) == "x" * 199 + "\u2026"
+    assert len(shorten("y" * HUGE, 50)) == 50
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths written with backslashes
+
+
+def test_alternative_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    from imgbatch.manifest import alternative_path
+
+    if os.sep == "/":
+        assert alternative_path("/data/cats\\001.jpg") == "/data/cats/001.jpg"
+        assert alternative_path("cats\\sub\\001.jpg") == "cats/sub/001.jpg"
+    assert alternative_path("/data/cats/001.jpg") is None
+    monkeypatch.setattr(os, "sep", "\\")  # on Windows a backslash is a separator already
+    assert alternative_path("C:\\data\\cats\\001.jpg") is None
+
+
+def test_rows_containing(tmp_path: Path) -> None:
+    m = read_manifest(
+        write_text(tmp_path / "l.txt", "a.jpg 1\nb\\c.jpg 1\nd.jpg 2\ne\\\\f.jpg 3\n")
+    )
+    assert m.paths.rows_containing("\\").tolist() == [1, 3]
+    assert m.paths.rows_containing("#").tolist() == []
+    assert m.paths.rows_containing("a").tolist() == [0]
+    with pytest.raises(ValueError, match="one character of one byte"):
+        m.paths.rows_containing("猫")

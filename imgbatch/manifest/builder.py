@@ -8,16 +8,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .._util import shorten
 from ..errors import ManifestError
 from .blocks import split_labels
+from .label_types import FLOAT_CHARS, INT_CHARS, LabelCodes, class_labels, quote
 from .table import Manifest, PathTable
 
 __all__ = ["Builder"]
-
-# Bytes a label may hold and still be an integer / a number (the syntax is checked by int/float,
-# which, restricted to these characters, accept exactly [+-]?[0-9]+ and the usual decimal forms).
-_INT_CHARS = b"0123456789+-"
-_FLOAT_CHARS = b"0123456789+-.eE"
 
 
 class Builder:
@@ -48,11 +45,11 @@ class Builder:
         if not path:
             raise ManifestError(self.source, line, "empty path")
         if not label:
-            raise ManifestError(self.source, line, f"row has no label (path {path!r})")
+            raise ManifestError(self.source, line, f"row has no label (path {quote(path)})")
         try:
             self.buffer += os.fsencode(path)
         except UnicodeEncodeError as e:  # a JSON "\ud800": no file can have that name
-            msg = f"path {path!r} is not a possible file name ({e.reason})"
+            msg = f"path {quote(path)} is not a possible file name ({e.reason})"
             raise ManifestError(self.source, line, msg) from None
         self.offsets.append(len(self.buffer))
         if self.text is not None:
@@ -93,55 +90,69 @@ class Builder:
             self.text = bytearray(b"".join(map(terminated.__getitem__, self.codes)))
             self.codes, self.vocab = array("q"), {}
 
-    def build(self, root: str, fmt: str) -> Manifest:
+    def build(
+        self,
+        root: str,
+        fmt: str,
+        *,
+        label_type: str = "auto",
+        classes: tuple[str, ...] | None = None,
+    ) -> Manifest:
+        """The manifest of the rows added, labels typed as ``label_type`` asks (see
+        :func:`~imgbatch.manifest.label_types.class_labels`)."""
         lines = np.frombuffer(self.lines, dtype=np.int64)
-        classes: tuple[str, ...] | None = None
-        labels: np.ndarray | None = None
-        numbers = True  # whether the labels may still all be numbers
+        labels, found = self._labels(lines, label_type, classes)
+        table = PathTable(bytes(self.buffer), np.frombuffer(self.offsets, dtype=np.int64), root)
+        return Manifest(table, labels, classes=found, lines=lines, source=self.source, format=fmt)
+
+    def _labels(
+        self, lines: np.ndarray, label_type: str, classes: tuple[str, ...] | None
+    ) -> tuple[np.ndarray, tuple[str, ...] | None]:
+        """Labels as numbers when they all are (and may be), else as class ids with the classes."""
+        kinds = {"auto": ("int64", "float32"), "int": ("int64",), "float": ("float32",)}
+        wanted = kinds.get(label_type, ()) if classes is None else ()
         if self.text is not None:
             text, self.text = bytes(self.text), None
-            labels = self._numbers(text, len(lines), lambda row: row)
-            if labels is None:  # many distinct class names: code them now
-                numbers = False
-                for texts in split_labels(text):
-                    for name in dict.fromkeys(texts):
-                        self.vocab.setdefault(name, len(self.vocab))
-                    self.codes.extend(map(self.vocab.__getitem__, texts))
-                del text
-        if labels is None:
-            names = list(self.vocab)
-            self.vocab = {}
-            values = None
-            if numbers:
-                terminated = b"".join(name + b"\x00" for name in names)
-                values = self._numbers(terminated, len(names), self.codes.index)
-            if values is None:
-                # UTF-8 bytes sort in code point order, as the names would as str.
-                order = sorted(range(len(names)), key=names.__getitem__)
-                classes = tuple(names[i].decode("utf-8", "surrogatepass") for i in order)
-                values = np.empty(len(names), dtype=np.int64)
-                values[order] = np.arange(len(names))
-            labels = values[np.frombuffer(self.codes, dtype=np.int64)]
-        table = PathTable(bytes(self.buffer), np.frombuffer(self.offsets, dtype=np.int64), root)
-        return Manifest(table, labels, classes=classes, lines=lines, source=self.source, format=fmt)
+            values = self._numbers(text, len(lines), lambda row: row, wanted) if wanted else None
+            if values is not None:
+                return values, None
+            # Not numbers (or not asked for): code the labels now.
+            for texts in split_labels(text):
+                for name in dict.fromkeys(texts):
+                    self.vocab.setdefault(name, len(self.vocab))
+                self.codes.extend(map(self.vocab.__getitem__, texts))
+            del text
+        elif wanted:
+            terminated = b"".join(name + b"\x00" for name in self.vocab)
+            values = self._numbers(terminated, len(self.vocab), self.codes.index, wanted)
+            if values is not None:
+                return values[np.frombuffer(self.codes, dtype=np.int64)], None
+        codes = LabelCodes(self.source, self.vocab, np.frombuffer(self.codes, np.int64), lines)
+        self.vocab = {}
+        return class_labels(codes, label_type=label_type, classes=classes)
 
     def _numbers(
-        self, text: bytes, count: int, first_row: Callable[[int], int]
+        self,
+        text: bytes,
+        count: int,
+        first_row: Callable[[int], int],
+        kinds: tuple[str, ...] = ("int64", "float32"),
     ) -> np.ndarray | None:
         """The labels as int64 (all integers) or float32 (all numbers) values, else None.
 
         ``text`` holds ``count`` labels, each followed by a NUL byte; ``first_row(i)`` is the
         row where label ``i`` first appears (for the message when one does not fit its type).
+        ``kinds`` are the types tried, in order.
         """
         if text.count(b"\x00") != count:
             return None  # a label holds a NUL byte (JSON "\u0000"): not a number
         # Restricted to these bytes, int() and float() accept exactly the label syntax of
         # integers ([+-]?[0-9]+) and decimal numbers (no inf, nan, _ or white space).
-        if not text.translate(None, _INT_CHARS + b"\x00"):
+        if "int64" in kinds and not text.translate(None, INT_CHARS + b"\x00"):
             ints = self._convert(text, first_row, "int64")
             if ints is not None:
                 return ints
-        if not text.translate(None, _FLOAT_CHARS + b"\x00"):
+        if "float32" in kinds and not text.translate(None, FLOAT_CHARS + b"\x00"):
             return self._convert(text, first_row, "float32")
         return None
 
@@ -155,7 +166,7 @@ class Builder:
         if overflow is not None:
             name = text.split(b"\x00", overflow + 1)[overflow].decode("utf-8", "surrogatepass")
             line = int(self.lines[first_row(overflow)])
-            raise ManifestError(self.source, line, f"label {name} does not fit in {kind}")
+            raise ManifestError(self.source, line, f"label {shorten(name)} does not fit in {kind}")
         return values
 
 

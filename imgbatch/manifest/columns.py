@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from .._util import shorten
 from ..errors import ManifestError
 
 __all__ = ["IMAGE_EXTENSIONS", "choose_columns", "find_keys", "is_header"]
@@ -80,7 +81,7 @@ def choose_columns(
     l_col = _find_column(header, label_column, _LABEL_NAMES)
     if len(header) == 2 and path_column is None and label_column is None:
         p_col, l_col = (0, 1) if p_col in (None, 0) else (1, 0)
-    found = ", ".join(repr(h) for h in header)
+    found = shorten(", ".join(repr(h) for h in header))
     if p_col is None:
         want = repr(path_column) if path_column is not None else "path column"
         msg = f"header has no {want} (found {found}); pass path_column="

@@ -6,10 +6,12 @@ import csv
 from collections.abc import Iterator
 from typing import TypeAlias
 
+from .._util import shorten
 from ..errors import ManifestError
 from .blocks import Blocks, fast_reading
 from .builder import Builder
 from .columns import choose_columns, is_header
+from .label_types import quote
 from .lines import TextLines, skippable
 
 __all__ = ["parse_delimited", "parse_txt"]
@@ -89,7 +91,9 @@ class _DelimitedRows:
             return None
         except csv.Error as e:
             line = self._start or self._lines.lineno
-            raise ManifestError(self._builder.source, line, f"malformed row: {e}") from None
+            raise ManifestError(
+                self._builder.source, line, f"malformed row: {shorten(str(e))}"
+            ) from None
 
     def _first_row(self, row: list[str]) -> tuple[int, int] | None:
         """Fix the columns from the first row; the columns if it is a row of data, None if it
@@ -117,7 +121,7 @@ class _DelimitedRows:
         p, lab = columns
         if len(row) <= max(p, lab):
             if len(row) == 1:
-                raise ManifestError(source, start, f"row has no label (path {row[0]!r})")
+                raise ManifestError(source, start, f"row has no label (path {quote(row[0])})")
             msg = f"row has {len(row)} fields, expected at least {max(p, lab) + 1}"
             raise ManifestError(source, start, msg)
         self._builder.add(row[p].strip(), row[lab].strip(), start)
@@ -143,6 +147,6 @@ def parse_txt(lines: TextLines, builder: Builder) -> None:
                 continue
         if len(parts) < 2:
             raise ManifestError(
-                builder.source, lines.lineno, f"row has no label (path {parts[0]!r})"
+                builder.source, lines.lineno, f"row has no label (path {quote(parts[0])})"
             )
         builder.add(parts[0], parts[1], lines.lineno)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TypeAlias
 
 import numpy as np
 
+from .._util import shorten
 from ..errors import ManifestError
 from .columns import IMAGE_EXTENSIONS
 from .label_files import read_manifest
+from .label_types import check_classes, check_label_type, not_a_class
 from .table import Manifest, PathTable
 
 __all__ = ["LabelSource", "as_manifest", "read_folder"]
@@ -21,6 +23,8 @@ def read_folder(
     root: str | os.PathLike[str],
     *,
     extensions: Iterable[str] = IMAGE_EXTENSIONS,
+    classes: Sequence[str] | None = None,
+    label_type: str = "class",
 ) -> Manifest:
     """Read a class-per-subfolder tree (``root/<class>/**/<image>``) into a :class:`Manifest`.
 
@@ -28,6 +32,11 @@ def read_folder(
     extension (case-insensitive), recursively and in sorted order, so the result is the same on
     every machine. Hidden files and folders (starting with ``.``) are ignored, and so are files
     lying directly in ``root``.
+
+    ``classes=`` pins the ids (id = position): every subfolder must be one of them, and
+    ``m.classes`` is that tuple even where a class has no folder. ``label_type`` is there for
+    symmetry with :func:`read_manifest`: folder names are class names, so only ``"class"`` (or
+    ``"auto"``) is accepted.
 
     Example:
         >>> m = read_folder("photos/")  # doctest: +SKIP
@@ -40,27 +49,40 @@ def read_folder(
         raise ManifestError(base, None, "no such folder")
     if not os.path.isdir(base):
         raise ManifestError(base, None, "not a folder (use read_manifest for a label file)")
-    classes = sorted(e.name for e in os.scandir(base) if e.is_dir() and not e.name.startswith("."))
-    if not classes:
+    check_label_type(label_type, ("auto", "class"))
+    pinned = check_classes(classes)
+    found = sorted(e.name for e in os.scandir(base) if e.is_dir() and not e.name.startswith("."))
+    if not found:
         raise ManifestError(base, None, "no class subfolders: expected root/<class>/<image>")
-    rel_paths, labels = _images(base, classes, exts)
+    if pinned is not None:
+        for name in found:
+            if name not in pinned:
+                raise ManifestError(base, None, "subfolder " + not_a_class(name, pinned))
+    names = list(pinned) if pinned is not None else found
+    rel_paths, labels = _images(base, names, found, exts)
     if not rel_paths:
         msg = f"no image files ({', '.join(sorted(exts))}) in the class subfolders"
         raise ManifestError(base, None, msg)
     return Manifest(
         PathTable.from_strings(rel_paths, base),
         np.frombuffer(labels, dtype=np.int64),
-        classes=classes,
+        classes=names,
         source=base,
         format="folder",
     )
 
 
-def _images(base: str, classes: list[str], exts: set[str]) -> tuple[list[str], array[int]]:
-    """The image paths below each class folder (relative to ``base``) and their class ids."""
+def _images(
+    base: str, classes: list[str], folders: list[str], exts: set[str]
+) -> tuple[list[str], array[int]]:
+    """The image paths below each class folder (relative to ``base``) and their class ids (a
+    class's position in ``classes``); ``folders`` are the class folders there are."""
     rel_paths: list[str] = []
     labels = array("q")
+    there = set(folders)
     for class_id, name in enumerate(classes):
+        if name not in there:
+            continue
         for dirpath, dirnames, filenames in os.walk(os.path.join(base, name), followlinks=True):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             rel_dir = os.path.relpath(dirpath, base)
@@ -75,13 +97,52 @@ def _images(base: str, classes: list[str], exts: set[str]) -> tuple[list[str], a
 LabelSource: TypeAlias = "str | os.PathLike[str] | Manifest"
 
 
-def as_manifest(labels: LabelSource) -> Manifest:
-    """A Manifest as given, or read from a label file or a class folder."""
+def as_manifest(
+    labels: LabelSource, *, classes: Sequence[str] | None = None, label_type: str = "auto"
+) -> Manifest:
+    """A Manifest as given, or read from a label file or a class folder.
+
+    ``classes`` and ``label_type`` are passed to :func:`read_manifest` or :func:`read_folder`.
+    A Manifest given must already have them: its classes equal to ``classes`` (else a
+    :class:`ManifestError`; ``manifest.with_classes(classes)`` renumbers one), its labels of
+    ``label_type``. It is never renumbered here: ids that change between the Manifest the caller
+    holds and the batches it is given are what ``classes=`` is there to prevent.
+
+    Example:
+        >>> val = as_manifest("val.csv", classes=("cat", "dog", "horse"))  # doctest: +SKIP
+    """
+    label_type = check_label_type(label_type)
+    pinned = check_classes(classes, label_type)
     if isinstance(labels, Manifest):
+        _check_given(labels, pinned, label_type)
         return labels
     if not isinstance(labels, (str, os.PathLike)):
-        msg = f"labels must be a label file, a class folder or a Manifest, got {labels!r}"
+        got = shorten(repr(labels))
+        msg = f"labels must be a label file, a class folder or a Manifest, got {got}"
         raise TypeError(msg)
     if os.path.isdir(labels):
-        return read_folder(labels)
-    return read_manifest(labels)
+        folder_type = "class" if label_type == "auto" else label_type  # "int": an error there
+        return read_folder(labels, classes=pinned, label_type=folder_type)
+    return read_manifest(labels, classes=pinned, label_type=label_type)
+
+
+def _check_given(manifest: Manifest, classes: tuple[str, ...] | None, label_type: str) -> None:
+    """Raise unless ``manifest`` has the ``classes`` and the ``label_type`` asked for."""
+    where = manifest.source or "the Manifest given"
+    kind = "int" if manifest.labels.dtype.kind == "i" else "float"
+    if manifest.classes is not None:
+        kind = "class"
+    if label_type not in ("auto", kind):
+        msg = f"label_type={label_type!r}, but the Manifest's labels are {kind} labels"
+        raise ManifestError(where, None, msg)
+    if classes is not None and manifest.classes != classes:
+        have = "numeric labels" if manifest.classes is None else _listed(manifest.classes)
+        msg = (
+            f"its classes ({have}) differ from classes= ({_listed(classes)}); read it with "
+            "classes=, or renumber it with manifest.with_classes(classes)"
+        )
+        raise ManifestError(where, None, msg)
+
+
+def _listed(classes: tuple[str, ...]) -> str:
+    return shorten(", ".join(classes), 120)

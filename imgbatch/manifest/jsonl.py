@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .._util import shorten
 from ..errors import ManifestError
 from .builder import Builder
 from .columns import find_keys
@@ -51,15 +52,15 @@ def _row(
     p_key, l_key = find_keys(keys, path_column, label_column)
     if p_key is None:
         want = repr(path_column) if path_column else "path field"
-        raise ManifestError(source, n, f"no {want} (found {keys}); pass path_column=")
+        raise ManifestError(source, n, f"no {want} (found {shorten(str(keys))}); pass path_column=")
     if l_key is None:
-        raise ManifestError(source, n, f"row has no label (fields {keys})")
+        raise ManifestError(source, n, f"row has no label (fields {shorten(str(keys))})")
     path = obj[p_key]
     if not isinstance(path, str):
-        raise ManifestError(source, n, f"path must be a string, got {path!r}")
+        raise ManifestError(source, n, f"path must be a string, got {shorten(repr(path))}")
     label = _json_label(obj[l_key])
     if label is None:
-        got = json.dumps(obj[l_key])
+        got = shorten(json.dumps(obj[l_key]))
         raise ManifestError(source, n, f"label must be a number or a string, got {got}")
     return path, label
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import stat
+from collections.abc import Sequence
 from typing import BinaryIO
 
 from ..errors import ManifestError
 from .builder import Builder
 from .delimited import parse_delimited, parse_txt
 from .jsonl import parse_jsonl
+from .label_types import check_classes, check_label_type
 from .lines import TextLines
 from .table import Manifest
 
@@ -33,6 +36,8 @@ def read_manifest(
     path_column: str | int | None = None,
     label_column: str | int | None = None,
     root: str | os.PathLike[str] | None = None,
+    label_type: str = "auto",
+    classes: Sequence[str] | None = None,
 ) -> Manifest:
     """Read a label file into a :class:`Manifest`.
 
@@ -46,8 +51,15 @@ def read_manifest(
 
     A UTF-8 BOM, CRLF line endings, blank lines and lines starting with ``#`` are allowed.
     Relative paths are resolved against the label file's own folder, or ``root`` when given.
-    Labels that are all integers stay integers (``classes`` is None); all numbers become float32
-    regression targets; anything else is a class name, numbered in sorted order.
+
+    Labels (``label_type="auto"``): all integers stay integers (``m.classes`` is None); all
+    numbers become float32 regression targets; anything else is a class name, numbered in
+    sorted order. Labels that are numbers but for a few rows (at most one in
+    :data:`~imgbatch.manifest.label_types.FEW_ODD`) are an error naming the first odd line, not
+    class names: ``line 1001: label '3O' is not an integer, unlike the other 999 rows``; so is a
+    ``nan`` or ``inf`` label. ``label_type="class"`` reads every label as a class name, ``"int"``
+    and ``"float"`` require integers and finite numbers. ``classes=`` pins the class ids: a
+    validation file lacking a class keeps the training file's ids (``classes=train.classes``).
 
     Args:
         path: the label file.
@@ -56,22 +68,29 @@ def read_manifest(
             as ``path``, ``filename`` or ``image`` are found without it.
         label_column: header name (or position) of the label column (``label``, ``class``, ...).
         root: folder that relative paths are resolved against.
+        label_type: ``"auto"``, ``"class"``, ``"int"`` or ``"float"`` (see above).
+        classes: class names, id = position: every label must be one of them (they are class
+            names, never numbers), and ``m.classes`` is this tuple even where a class has no row.
 
     Raises:
-        ManifestError: the file is missing, empty, not UTF-8, or a row is malformed; the message
-            names the file and line.
+        ManifestError: the file is missing, not a regular file, empty, not UTF-8, a row is
+            malformed, or a label is not of the type asked for (or not one of ``classes``); the
+            message names the file and line.
 
     Example:
-        >>> m = read_manifest("labels.csv")  # doctest: +SKIP
-        >>> m.paths[0], m.labels[0], m.classes  # doctest: +SKIP
-        ('/data/cat/001.jpg', 0, ('cat', 'dog'))
+        >>> train = read_manifest("train.csv")  # doctest: +SKIP
+        >>> val = read_manifest("val.csv", classes=train.classes)  # doctest: +SKIP
+        >>> val.paths[0], val.labels[0], val.classes  # doctest: +SKIP
+        ('/data/cat/001.jpg', 0, ('cat', 'dog', 'horse'))
     """
     source = os.fspath(path)
     _check_options(format, path_column, label_column)
+    label_type = check_label_type(label_type)
+    pinned = check_classes(classes, label_type)
     with _open(source) as handle:
         builder, fmt = _parse(handle, source, format, path_column, label_column)
     base = os.path.abspath(root if root is not None else os.path.dirname(os.path.abspath(source)))
-    return builder.build(base, fmt)
+    return builder.build(base, fmt, label_type=label_type, classes=pinned)
 
 
 def _check_options(
@@ -87,15 +106,42 @@ def _check_options(
 
 
 def _open(source: str) -> BinaryIO:
-    """The label file, opened for reading (the caller closes it)."""
+    """The label file, opened for reading (the caller closes it); a regular file only.
+
+    Opened without blocking and checked with ``fstat`` before a byte is read: a FIFO would
+    block forever and a device such as ``/dev/zero`` would be read until memory runs out.
+    """
     if os.path.isdir(source):
         raise ManifestError(source, None, "is a folder, not a label file (use read_folder)")
+    nonblocking = getattr(os, "O_NONBLOCK", 0)  # not on Windows, where there are no FIFOs
     try:
-        return open(source, "rb")  # the caller closes it
+        fd = os.open(source, os.O_RDONLY | nonblocking | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise ManifestError(source, None, "no such label file") from None
     except OSError as e:
         raise ManifestError(source, None, f"cannot open label file: {e.strerror}") from e
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            msg = f"not a regular file ({_file_kind(mode)}): a label file must be a file on disk"
+            raise ManifestError(source, None, msg)
+        if nonblocking:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")  # the caller closes it
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISFIFO, "a FIFO or pipe"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    )
+    return next((kind for test, kind in kinds if test(mode)), "not a regular file")
 
 
 def _parse(

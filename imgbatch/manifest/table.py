@@ -9,7 +9,26 @@ from typing import overload
 
 import numpy as np
 
-__all__ = ["Manifest", "PathTable"]
+from ..errors import ManifestError
+from .label_types import class_names, not_a_class
+
+__all__ = ["Manifest", "PathTable", "alternative_path"]
+
+
+def alternative_path(path: str) -> str | None:
+    r"""The path to try when ``path`` was not found: ``cats\001.jpg`` written on Windows, read
+    where the separator is ``/``, as ``cats/001.jpg``; None when there is nothing else to try.
+
+    No file system call: the read stage calls it only once the path has failed to open, so
+    rows that open cost nothing. (A file whose name really holds a backslash opens as written.)
+
+    Example:
+        >>> alternative_path("data/cats\\001.jpg") if os.sep == "/" else "data/cats/001.jpg"
+        'data/cats/001.jpg'
+    """
+    if os.sep != "/" or "\\" not in path:
+        return None
+    return path.replace("\\", "/")
 
 
 class PathTable(Sequence[str]):
@@ -59,6 +78,23 @@ class PathTable(Sequence[str]):
             raise IndexError(msg)
         start, end = self._offsets[i], self._offsets[i + 1]
         return os.fsdecode(self._buffer[start:end])
+
+    def rows_containing(self, char: str) -> np.ndarray:
+        r"""The rows (ascending) whose path, as written, holds the character ``char``; found in
+        the buffer with numpy, never path by path.
+
+        Example:
+            >>> PathTable.from_strings(["a.jpg", "b\\c.jpg"], "/data").rows_containing("\\")
+            array([1])
+        """
+        code = os.fsencode(char)
+        if len(code) != 1:
+            msg = f"char must be one character of one byte, got {char!r}"
+            raise ValueError(msg)
+        buffer = np.frombuffer(self._buffer, dtype=np.uint8)
+        at = np.flatnonzero(buffer == code[0])
+        rows: np.ndarray = np.unique(np.searchsorted(self._offsets, at, side="right") - 1)
+        return rows
 
     def take(self, indices: np.ndarray) -> PathTable:
         """A new table holding the rows at ``indices``, in that order."""
@@ -153,6 +189,33 @@ class Manifest:
             source=self.source,
             format=self.format,
         )
+
+    def with_classes(self, classes: Sequence[str]) -> Manifest:
+        """A new manifest whose ids are positions in ``classes`` (same rows, same class names).
+
+        Every class that has a row must be in ``classes``; ``classes`` may hold more.
+
+        Example:
+            >>> m = Manifest(["a.jpg", "b.jpg"], [0, 1], classes=("cat", "horse"))
+            >>> m.with_classes(("cat", "dog", "horse")).labels.tolist()
+            [0, 2]
+        """
+        pinned = class_names(classes)
+        if self.classes is None:
+            msg = "with_classes renumbers class ids: this manifest's labels are numbers"
+            raise ValueError(msg)
+        index = {name: i for i, name in enumerate(pinned)}
+        new_ids = np.array([index.get(name, -1) for name in self.classes], dtype=np.int64)
+        labels = new_ids[self.labels]
+        if len(labels) and labels.min() < 0:
+            row = int(np.argmax(labels < 0))
+            name = self.classes[int(self.labels[row])]
+            where = self.source or "manifest"
+            raise ManifestError(
+                where, int(self.lines[row]) or None, "label " + not_a_class(name, pinned)
+            )
+        return Manifest(self.paths, labels, classes=pinned, lines=self.lines, source=self.source,
+                        format=self.format)  # fmt: skip
 
     def where(self, index: int) -> str:
         """``"labels.csv, line 12"``: where row ``index`` came from, for messages."""
