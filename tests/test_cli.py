@@ -231,3 +231,53 @@ def _actions(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.Action
 def test_every_option_has_help_text() -> None:
     missing = [f"{where}: {a.dest}" for where, a in _actions(parser()) if not a.help]
     assert not missing, f"options without help: {missing}"
+
+
+# ---------------------------------------------------------------------------------------------
+# info: ids, the label range, classes without rows (issue 14)
+
+
+def test_info_lists_each_class_with_its_id(
+    labels: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["info", str(labels)]) == 0
+    out = capsys.readouterr().out
+    assert "classes: 3 (ids 0..2)" in out
+    table = [line.split() for line in out.splitlines() if line.startswith("  ")]
+    assert table[0] == ["id", "class", "rows", "share"]
+    assert table[1:] == [["0", "blue", "4", "33.3%"], ["1", "green", "4", "33.3%"],
+                         ["2", "red", "4", "33.3%"]]  # fmt: skip
+    assert "no rows" not in out
+
+
+def test_info_shows_classes_without_rows(labels: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from imgbatch.cli import info
+
+    m = imgbatch.read_manifest(labels, classes=("blue", "cyan", "green", "red"))
+    assert info.run(argparse.Namespace(labels=m, all=False)) == 0
+    out = capsys.readouterr().out
+    assert "classes: 4 (ids 0..3)" in out
+    assert ["1", "cyan", "0", "0.0%"] in [line.split() for line in out.splitlines()]
+    assert "1 class with no rows: cyan (id 1)" in out
+
+
+def test_info_calls_out_negative_integer_labels(
+    tmp_path: Path, labels: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ints = tmp_path / "ints.txt"
+    ints.write_text("red/red_000.png 3\nred/red_001.png -1\nred/red_002.png 3\n", encoding="utf-8")
+    assert main(["info", str(ints)]) == 0
+    out = capsys.readouterr().out
+    assert "integer labels: 2 distinct, -1..3" in out
+    assert ["-1", "1", "33.3%"] in [line.split() for line in out.splitlines()]
+    assert "warning: 1 row with a negative label (the first on line 2)" in out
+
+
+def test_info_names_the_odd_label_of_an_integer_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ints = tmp_path / "ints.txt"
+    ints.write_text("".join(f"{i}.png {i % 5}\n" for i in range(40)) + "x.png 3O\n", "utf-8")
+    assert main(["info", str(ints)]) == 1
+    err = capsys.readouterr().err
+    assert "line 41: label '3O' is not an integer, unlike the other 40 rows" in err

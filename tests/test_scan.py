@@ -512,3 +512,88 @@ def test_file_names_that_are_not_utf8_are_printed_escaped(
     assert "red/bad\\udcff.png" in out and "empty" in out
     code, out, _ = run_scan(capsys, str(tmp_path), "--json")
     assert code == 1 and json.loads(out)["problems"][0]["path"] == "red/bad\udcff.png"
+
+
+# ---------------------------------------------------------------------------------------------
+# The label range, classes without rows, ids; paths written with backslashes (issue 14)
+
+
+def test_classes_without_rows_and_ids_are_reported(tmp_path: Path) -> None:
+    labels = make_dataset(tmp_path, {"cat": (9, 9, 9), "dog": (200, 0, 0)}, 3, (8, 8))
+    m = read_manifest(labels, classes=("cat", "dog", "horse"))
+    report = scan(m, workers=1)
+    assert report.clean and not report.imbalanced  # an empty class is no imbalance
+    assert report.histogram == {"cat": 3, "dog": 3, "horse": 0}
+    r = report.label_range
+    assert (r.kind, r.low, r.high, r.classes, r.empty) == ("class", 0, 1, 3, ((2, "horse"),))
+    text = report.to_text()
+    assert "class ids: 0..2" in text
+    assert "1 class with no rows: horse (id 2)" in text
+    assert any(line.split()[:3] == ["id", "2", "horse"] for line in text.splitlines())
+    data = json.loads(json.dumps(report.to_dict()))
+    assert data["labels"]["empty"] == [{"id": 2, "name": "horse"}]
+    assert data["labels"]["classes"] == 3
+
+
+def test_negative_integer_labels_are_called_out(tmp_path: Path) -> None:
+    write(tmp_path / "x.png", encode(solid(2, 2, (0, 0, 0))))
+    ints = tmp_path / "i.txt"
+    ints.write_text("x.png 3\nx.png -1\nx.png 7\nx.png -1\n", encoding="utf-8")
+    report = scan(ints, workers=1)
+    r = report.label_range
+    assert (r.kind, r.low, r.high, r.negative, r.negative_lines) == ("int", -1, 7, 2, (2, 4))
+    text = report.to_text()
+    assert "integer labels: -1..7" in text
+    assert "warning: 2 rows with a negative label (lines 2, 4): never a class id" in text
+    assert "(and a negative label warning)" in text.splitlines()[-1]
+    assert report.to_dict()["labels"]["negative_lines"] == [2, 4]
+    floats = tmp_path / "f.txt"
+    floats.write_text("x.png -0.5\nx.png 2.25\n", encoding="utf-8")
+    report = scan(floats, workers=1)
+    assert (report.label_range.kind, report.label_range.negative) == ("float", 0)
+    assert "numeric labels: -0.5..2.25" in report.to_text()
+
+
+def test_backslash_paths_are_reported_and_read_with_slashes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(tmp_path / "cats" / "001.png", encode(solid(4, 4, (1, 2, 3))))
+    write(tmp_path / "cats" / "002.png", encode(solid(4, 4, (1, 2, 3))))
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "path,label\ncats/001.png,cat\ncats\\002.png,cat\ncats\\001.png,cat\n", encoding="utf-8"
+    )
+    report = scan(labels, workers=1)
+    found = report.backslash_paths
+    assert (found.rows, found.lines, found.first) == (2, (3, 4), "cats\\002.png")
+    if os.sep == "/":
+        assert not report.problems  # the loader's read tries them with "/"
+    text = report.to_text()
+    assert "warning: 2 paths written with backslashes (lines 3, 4; the first: cats\\002.png)" in (
+        text
+    )
+    assert report.to_dict()["backslash_paths"] == {"rows": 2, "lines": [3, 4],
+                                                   "first": "cats\\002.png"}  # fmt: skip
+    code = main(["scan", str(labels), "--no-progress", "--json"])
+    assert json.loads(capsys.readouterr().out)["backslash_paths"]["rows"] == 2
+    assert code == (0 if os.sep == "/" else 1)
+
+
+def test_a_clean_report_has_no_label_or_path_warning(tmp_path: Path) -> None:
+    labels = make_dataset(tmp_path, {"cat": (9, 9, 9), "dog": (200, 0, 0)}, 2, (8, 8))
+    report = scan(labels, workers=1)
+    assert report.warnings() == []
+    assert report.backslash_paths.rows == 0 and report.label_range.empty == ()
+    assert report.to_text().splitlines()[-1].startswith("clean; ")
+
+
+def test_out_keeps_class_names_that_look_like_numbers(tmp_path: Path) -> None:
+    write(tmp_path / "a.png", encode(solid(4, 4, (1, 2, 3))))
+    write(tmp_path / "b.png", encode(solid(4, 4, (1, 2, 3))))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,label\na.png,007\nmissing.png,7\nb.png,nan\n", encoding="utf-8")
+    report = scan(read_manifest(labels, label_type="class"), workers=1)
+    out = tmp_path / "clean.csv"
+    assert write_clean(report, out) == 2
+    back = read_manifest(out, label_type="class")
+    assert back.classes == ("007", "nan") and back.labels.tolist() == [0, 1]

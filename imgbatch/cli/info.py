@@ -1,10 +1,11 @@
-"""``imgbatch info``: rows, classes with counts, and file formats of a label file."""
+"""``imgbatch info``: rows, classes with ids and counts, the label range, and file formats."""
 
 from __future__ import annotations
 
 import argparse
 import os
 from collections import Counter
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -33,13 +34,19 @@ def run(args: argparse.Namespace) -> int:
     print(f"{m.source}: {m.format}, {len(m):,} rows, paths relative to {m.paths.root}")
     limit = None if args.all else SHOWN
     if m.classes is not None:
-        counts = np.bincount(m.labels, minlength=len(m.classes))
-        print(f"classes: {len(m.classes):,}")
-        _table(list(zip(m.classes, counts.tolist(), strict=True)), len(m), limit)
+        _classes(m, limit)
     elif m.labels.dtype.kind == "i":
         values, counts = np.unique(m.labels, return_counts=True)
         print(f"integer labels: {len(values):,} distinct, {values.min()}..{values.max()}")
-        _table(list(zip(map(str, values.tolist()), counts.tolist(), strict=True)), len(m), limit)
+        rows = [((str(v),), n) for v, n in zip(values.tolist(), counts.tolist(), strict=True)]
+        _table(rows, len(m), limit, ("label",))
+        negative = np.flatnonzero(m.labels < 0)
+        if len(negative):
+            rows_text = f"{len(negative):,} row" + ("s" if len(negative) > 1 else "")
+            print(
+                f"warning: {rows_text} with a negative label (the first on line "
+                f"{m.lines[negative[0]]}): a class id is never negative"
+            )
     else:
         lab = m.labels
         print(f"numeric labels: min {lab.min():g}, max {lab.max():g}, mean {lab.mean():g}")
@@ -47,16 +54,45 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _table(rows: list[tuple[str, int]], total: int, limit: int | None) -> None:
-    """One line per (name, count); beyond ``limit`` rows, the largest ones and a count."""
+def _classes(m: Manifest, limit: int | None) -> None:
+    """The classes: ids, names, rows; those without rows (possible with ``classes=``)."""
+    classes = m.classes or ()
+    counts = np.bincount(m.labels, minlength=len(classes)).tolist()
+    print(f"classes: {len(classes):,} (ids 0..{len(classes) - 1})")
+    rows = [((str(i), name), n) for i, (name, n) in enumerate(zip(classes, counts, strict=True))]
+    _table(rows, len(m), limit, ("id", "class"))
+    empty = [i for i, n in enumerate(counts) if not n]
+    if empty:
+        listed = ", ".join(f"{classes[i]} (id {i})" for i in empty[:SHOWN])
+        more = f", ... ({len(empty) - SHOWN:,} more)" if len(empty) > SHOWN else ""
+        print(f"{len(empty):,} class{'es' if len(empty) > 1 else ''} with no rows: {listed}{more}")
+
+
+def _table(
+    rows: Sequence[tuple[tuple[str, ...], int]],
+    total: int,
+    limit: int | None,
+    titles: tuple[str, ...],
+) -> None:
+    """A header line and one line per row (an id, maybe a name, then the row count and share);
+    beyond ``limit`` rows, the largest ones and a count of the rest."""
     if limit is not None and len(rows) > limit:
         shown = sorted(rows, key=lambda row: -row[1])[:limit]
         rest = len(rows) - limit
     else:
-        shown, rest = rows, 0
-    width = max(len(name) for name, _ in shown)
-    for name, n in shown:
-        print(f"  {name:<{width}}  {n:>8,}  {100 * n / total:5.1f}%")
+        shown, rest = list(rows), 0
+    widths = [
+        max(len(title), *(len(cells[c]) for cells, _ in shown)) for c, title in enumerate(titles)
+    ]
+
+    def line(cells: tuple[str, ...], count: str, share: str) -> str:
+        ids = cells[0].rjust(widths[0])  # the id (or integer label) right-aligned, names left
+        names = [cell.ljust(w) for cell, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  " + "  ".join([ids, *names, count.rjust(8), share.rjust(6)])
+
+    print(line(titles, "rows", "share"))
+    for cells, n in shown:
+        print(line(cells, f"{n:,}", f"{100 * n / total:.1f}%"))
     if rest:
         print(f"  ... {rest:,} more (the {limit} largest shown; --all lists every one)")
 

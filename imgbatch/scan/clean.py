@@ -58,9 +58,11 @@ def write_clean(report: ScanReport, out: str | os.PathLike[str], *, force: bool 
     if manifest.format in MANIFEST_FORMATS and source and _same_folder(folder, manifest):
         candidates.append(lambda: _filtered_copy(source, manifest.lines, drop))
     candidates.append(lambda: _serialised(manifest, keep, fmt, folder))
+    # Class names read back as class names, whatever they look like ("007", "nan").
+    label_type = "class" if manifest.classes is not None else "auto"
     for make in candidates:
         content = make()
-        if content is not None and _publish(content, target, expected, force=force):
+        if content is not None and _publish(content, target, expected, force, label_type):
             return len(keep)
     msg = f"cannot write {out} so that it reads back as the {len(keep)} rows kept"
     raise ImgbatchError(msg)
@@ -191,8 +193,11 @@ def _field(text: str, delimiter: str) -> str:
     return text
 
 
-def _publish(content: bytes, target: str, expected: list[tuple[str, str]], *, force: bool) -> bool:
-    """Write ``content`` to ``target`` if it reads back as ``expected``; False if it does not."""
+def _publish(
+    content: bytes, target: str, expected: list[tuple[str, str]], force: bool, label_type: str
+) -> bool:
+    """Write ``content`` to ``target`` if it reads back (labels as ``label_type``) as
+    ``expected``; False if it does not."""
     folder = os.path.dirname(target)
     suffix = os.path.splitext(target)[1]
     fd, tmp = tempfile.mkstemp(prefix=".imgbatch-scan-", suffix=suffix, dir=folder)
@@ -200,7 +205,7 @@ def _publish(content: bytes, target: str, expected: list[tuple[str, str]], *, fo
         with os.fdopen(fd, "wb") as f:
             f.write(content)
         try:
-            back = read_manifest(tmp)
+            back = read_manifest(tmp, label_type=label_type)
         except ImgbatchError:
             return False
         if [_row_key(back, row) for row in range(len(back))] != expected:

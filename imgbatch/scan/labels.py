@@ -1,8 +1,11 @@
-"""Checking the labels: duplicate paths, the class histogram and its imbalance, label typos."""
+"""Checking the labels: duplicate paths, the class histogram and its imbalance, label typos, the
+label range (negative ids, classes without rows), paths written with backslashes."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -10,11 +13,15 @@ from ..manifest import Manifest
 from .findings import Duplicate, LabelTypo
 
 __all__ = [
+    "BackslashPaths",
+    "LabelRange",
+    "backslash_paths",
     "class_histogram",
     "edit_distance",
     "find_duplicates",
     "find_typos",
     "imbalance_ratio",
+    "label_range",
     "label_text",
 ]
 
@@ -22,6 +29,81 @@ __all__ = [
 _RARE_ROWS = 2
 # Beyond this many (rare, frequent) class pairs, only the case/punctuation check runs.
 _MAX_PAIRS = 1_000_000
+
+
+# Manifest lines kept per finding below (the count has them all).
+_LINES_KEPT = 20
+
+
+@dataclass(frozen=True)
+class LabelRange:
+    """What the labels are and the values they span.
+
+    Attributes:
+        kind: ``"class"`` (names, ids 0..classes - 1), ``"int"`` or ``"float"``.
+        low: the smallest label (class id for classes); None with no rows.
+        high: the largest label (class id for classes); None with no rows.
+        classes: how many classes (None for numbers).
+        empty: ``(id, name)`` of each class with no row (possible with ``classes=``).
+        negative: rows whose integer label is below 0 (never a class id).
+        negative_lines: manifest lines of the first of them.
+    """
+
+    kind: str
+    low: float | None
+    high: float | None
+    classes: int | None = None
+    empty: tuple[tuple[int, str], ...] = ()
+    negative: int = 0
+    negative_lines: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data."""
+        return {
+            "kind": self.kind, "low": self.low, "high": self.high, "classes": self.classes,
+            "empty": [{"id": i, "name": name} for i, name in self.empty],
+            "negative": self.negative, "negative_lines": list(self.negative_lines),
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BackslashPaths:
+    r"""Rows whose path holds a backslash (``cats\001.jpg``, written on Windows).
+
+    Attributes:
+        rows: how many rows.
+        lines: manifest lines of the first of them.
+        first: the first such path, as written.
+    """
+
+    rows: int
+    lines: tuple[int, ...]
+    first: str | None
+
+
+def label_range(manifest: Manifest) -> LabelRange:
+    """The labels' kind and range, the classes without rows, the rows with negative ids."""
+    labels = manifest.labels
+    low = high = None
+    if len(labels):
+        low, high = labels.min().item(), labels.max().item()
+    if manifest.classes is not None:
+        counts = np.bincount(labels, minlength=len(manifest.classes))
+        empty = tuple((int(i), manifest.classes[i]) for i in np.flatnonzero(counts == 0))
+        return LabelRange("class", low, high, classes=len(manifest.classes), empty=empty)
+    if labels.dtype.kind != "i":
+        return LabelRange("float", low, high)
+    negative = np.flatnonzero(labels < 0)
+    lines = tuple(int(n) for n in manifest.lines[negative[:_LINES_KEPT]])
+    return LabelRange("int", low, high, negative=len(negative), negative_lines=lines)
+
+
+def backslash_paths(manifest: Manifest) -> BackslashPaths:
+    """The rows whose path, as written, holds a backslash."""
+    rows = manifest.paths.rows_containing("\\")
+    lines = tuple(int(n) for n in manifest.lines[rows[:_LINES_KEPT]])
+    first = manifest.paths.relative(int(rows[0])) if len(rows) else None
+    return BackslashPaths(len(rows), lines, first)
 
 
 def label_text(manifest: Manifest, row: int) -> str:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
+from .._util import shorten
 from ..manifest import Manifest
 from .findings import REASONS, Duplicate, LabelTypo, Problem, SizeStats
+from .labels import BackslashPaths, LabelRange, backslash_paths, label_range
 
 __all__ = ["IMBALANCE_RATIO", "ScanReport", "plural"]
 
@@ -37,6 +40,10 @@ class ScanReport:
         sizes: image size statistics; None when no image size is known.
         seconds: how long the checks took.
         manifest: the manifest scanned (used by :func:`write_clean`).
+
+    Found from the manifest when first asked for: :attr:`label_range` (kind, range, negative
+    integer labels, classes without rows) and :attr:`backslash_paths`. Both are warnings, like
+    the imbalance: they do not make a report unclean.
     """
 
     source: str | None
@@ -62,6 +69,25 @@ class ScanReport:
         """True when the imbalance ratio is above :data:`IMBALANCE_RATIO`."""
         return self.imbalance is not None and self.imbalance > IMBALANCE_RATIO
 
+    @cached_property
+    def label_range(self) -> LabelRange:
+        """The labels' kind and range, negative integer labels, classes without rows."""
+        return label_range(self.manifest)
+
+    @cached_property
+    def backslash_paths(self) -> BackslashPaths:
+        """Rows whose path holds a backslash (found when a file is missing as written)."""
+        return backslash_paths(self.manifest)
+
+    def warnings(self) -> list[str]:
+        """The warnings raised, in words: ``["a class imbalance warning", ...]``."""
+        found = [
+            (self.imbalanced, "a class imbalance warning"),
+            (self.label_range.negative > 0, "a negative label warning"),
+            (self.backslash_paths.rows > 0, "a backslash path warning"),
+        ]
+        return [what for raised, what in found if raised]
+
     def drop_rows(self) -> list[int]:
         """Rows :func:`write_clean` leaves out: bad files, and duplicates after the first."""
         drop = {p.row for p in self.problems}
@@ -86,6 +112,11 @@ class ScanReport:
             "imbalance": self.imbalance,
             "imbalanced": self.imbalanced,
             "sizes": None if self.sizes is None else self.sizes.to_dict(),
+            "labels": self.label_range.to_dict(),
+            "backslash_paths": {
+                **asdict(self.backslash_paths),
+                "lines": list(self.backslash_paths.lines),
+            },
             "drop_rows": self.drop_rows(),
         }
 
@@ -102,6 +133,7 @@ class ScanReport:
         out.extend(self._duplicates_text())
         out.extend(self._typos_text())
         out.extend(self._histogram_text())
+        out.extend(self._labels_text())
         out.extend(self._sizes_text())
         counts = [
             plural(n, what)
@@ -113,8 +145,8 @@ class ScanReport:
             if n
         ]
         verdict = "clean" if self.clean else "problems: " + ", ".join(counts)
-        if self.imbalanced:
-            verdict += " (and a class imbalance warning)"
+        if self.warnings():
+            verdict += f" (and {' and '.join(self.warnings())})"
         out.append("")
         out.append(f"{verdict}; {self.seconds:.2f} s")
         return "\n".join(out)
@@ -167,15 +199,19 @@ class ScanReport:
         ranked = sorted(self.histogram.items(), key=lambda kv: (-kv[1], kv[0]))
         suspects = {t.label: t.like for t in self.typos}
         out = ["", f"classes: {len(ranked)}"]
-        table = []
+        classes = self.manifest.classes
+        ids = {name: f"id {i}" for i, name in enumerate(classes)} if classes is not None else {}
+        table: list[tuple[str, ...]] = []
         shown = ranked if len(ranked) <= _SHOWN else ranked[:10] + ranked[-5:]
         for k, (name, n) in enumerate(shown):
             if len(shown) < len(ranked) and k == 10:
-                table.append(("...", f"{len(ranked) - 15} more", "", ""))
+                table.append(("", "...", f"{len(ranked) - 15} more", "", ""))
             note = f"suspected typo of {suspects[name]!r}" if name in suspects else ""
             share = f"{100 * n / max(self.rows, 1):.1f}%"
-            table.append((_printable(name), f"{n:,}", share, note))
-        out.extend(_table(table, header=False, right={1, 2}))
+            table.append((ids.get(name, ""), _printable(name), f"{n:,}", share, note))
+        if not ids:  # integer labels: the label is the id
+            table = [row[1:] for row in table]
+        out.extend(_table(table, header=False, right={0, 2, 3} if ids else {1, 2}))
         if self.imbalanced:
             usable = [(n, name) for name, n in ranked if name not in suspects and n]
             (big, big_name), (small, small_name) = max(usable), min(usable)
@@ -184,6 +220,38 @@ class ScanReport:
                 f"{small:,} ({self.imbalance:.0f}x, more than {IMBALANCE_RATIO:g}x);"
             )
             out.append("  consider more data for the small classes, resampling or class weights")
+        return out
+
+    def _labels_text(self) -> list[str]:
+        """The label range and ids, classes without rows, negative labels, backslash paths."""
+        r, out = self.label_range, [""]
+        if r.kind == "class":
+            out.append(f"class ids: 0..{(r.classes or 1) - 1} (id = position in the classes)")
+            if r.empty:
+                names = ", ".join(
+                    f"{_printable(shorten(n, 60))} (id {i})" for i, n in r.empty[:_SHOWN]
+                )
+                more = f", ... ({len(r.empty) - _SHOWN} more)" if len(r.empty) > _SHOWN else ""
+                out.append(
+                    f"{plural(len(r.empty), 'class', 'classes')} with no rows: {names}{more}"
+                )
+        elif r.kind == "int":
+            out.append(f"integer labels: {r.low}..{r.high}")
+            if r.negative:
+                out.append(
+                    f"warning: {plural(r.negative, 'row')} with a negative label "
+                    f"({_lines(r.negative_lines, r.negative)}): never a class id; a 'no label' "
+                    "marker? drop those rows or give them a class"
+                )
+        else:
+            out.append(f"numeric labels: {r.low:g}..{r.high:g}")
+        b = self.backslash_paths
+        if b.rows:
+            out.append(
+                f"warning: {plural(b.rows, 'path')} written with backslashes "
+                f"({_lines(b.lines, b.rows)}; the first: {_printable(shorten(b.first or '', 80))})"
+                ": where one is not found as written, it is read with '/'; write paths with '/'"
+            )
         return out
 
     def _sizes_text(self) -> list[str]:
@@ -207,19 +275,28 @@ def _printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def plural(n: int, word: str) -> str:
-    """``n`` (with thousands separators) and ``word``, with an ``s`` unless ``n`` is 1.
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """``n`` (with thousands separators) and ``word``, with an ``s`` (or ``words``) unless ``n``
+    is 1.
 
     Example:
-        >>> plural(1, "row"), plural(1200, "row")
-        ('1 row', '1,200 rows')
+        >>> plural(1, "row"), plural(1200, "row"), plural(2, "class", "classes")
+        ('1 row', '1,200 rows', '2 classes')
     """
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
+    return f"{n:,} " + (word if n == 1 else words or word + "s")
 
 
-def _lines(lines: tuple[int, ...]) -> str:
-    text = ", ".join(str(n) if n else "-" for n in lines[:_SHOWN])
-    return text + (f", ... ({len(lines) - _SHOWN} more)" if len(lines) > _SHOWN else "")
+def _lines(lines: tuple[int, ...], count: int | None = None) -> str:
+    """``3, 7, ... (12 more)``: the first of the lines of ``count`` rows (default: one row per
+    line given); with a count, after ``line`` or ``lines``."""
+    total = len(lines) if count is None else count
+    shown = lines[:_SHOWN]
+    text = ", ".join(str(n) if n else "-" for n in shown)
+    if total > len(shown):
+        text += f", ... ({total - len(shown):,} more)"
+    if count is None:
+        return text
+    return ("line " if total == 1 else "lines ") + text
 
 
 def _table(
