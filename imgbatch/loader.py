@@ -88,6 +88,10 @@ class Loader:
             default 178,956,970 (Pillow's bomb threshold); None: no cap.
         max_file_bytes: the largest image file read, checked from its size before reading;
             default 256 MiB; None: no cap.
+        classes: pin the class names -> ids (id = position): ``classes=train.classes`` gives a
+            validation loader the training ids; a label outside them is a ManifestError.
+        label_type: ``"auto"``, ``"class"``, ``"int"`` or ``"float"`` (see
+            :func:`~imgbatch.read_manifest`).
 
     Example:
         >>> loader = Loader("labels.csv", batch_size=32, size=224)  # doctest: +SKIP
@@ -119,6 +123,8 @@ class Loader:
         crop_fraction: float | None = None,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
         max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES,
+        classes: Sequence[str] | None = None,
+        label_type: str = "auto",
     ) -> None:  # fmt: skip
         self.batch_size = positive_int("batch_size", batch_size)
         self.options = ImageOptions(
@@ -135,7 +141,7 @@ class Loader:
         self.progress = flag("progress", progress)
         self.rank, self.world_size = distributed(rank, world_size)
         self.shard_mode = choice("shard_mode", shard_mode, SHARD_MODES)
-        self.manifest = as_manifest(labels)
+        self.manifest = as_manifest(labels, classes=classes, label_type=label_type)
         self._samples = shard_size(len(self.manifest), self.world_size, self.shard_mode)
         if self._samples == 0:
             msg = (

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
+import imgbatch
 from imgbatch import ImageReadError, ImgbatchError, ImgbatchWarning, Loader, load_image
 from imgbatch.decode import decode_bytes, header_size
 from imgbatch.scan import scan
@@ -336,3 +337,42 @@ def test_a_windows_path_is_tried_with_slashes(tmp_path: Path) -> None:
     assert (
         error.reason == f"no such file (nor {str(tmp_path / 'cats' / '002.png')!r}, with / for \\)"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Class ids that cannot drift: the train/val pattern through the Loader and the CLI
+
+
+def test_a_validation_loader_takes_the_training_ids(tmp_path: Path) -> None:
+    for name in ("cat", "dog", "horse"):
+        write(tmp_path / f"{name}.png", encode(gradient(8, 8)))
+    train = tmp_path / "train.csv"
+    train.write_text("path,label\ncat.png,cat\ndog.png,dog\nhorse.png,horse\n", "utf-8")
+    val = tmp_path / "val.csv"
+    val.write_text("path,label\ndog.png,dog\nhorse.png,horse\n", "utf-8")  # no cat
+    train_loader = Loader(train, size=8)
+    assert Loader(val, size=8).classes == ("dog", "horse")  # on its own: other ids
+    pinned = Loader(val, size=8, shuffle=False, classes=train_loader.classes)
+    assert pinned.classes == ("cat", "dog", "horse")
+    assert next(iter(pinned))[1].tolist() == [1, 2]
+    typo = tmp_path / "typo.csv"
+    typo.write_text("path,label\ndog.png,dgo\n", "utf-8")
+    with pytest.raises(imgbatch.ManifestError) as info:
+        Loader(typo, size=8, classes=train_loader.classes)
+    assert info.value.line == 2 and "dgo" in str(info.value)
+
+
+def test_the_cli_pins_classes_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from imgbatch.cli import main
+
+    write(tmp_path / "dog.png", encode(gradient(8, 8)))
+    val = tmp_path / "val.csv"
+    val.write_text("path,label\ndog.png,dog\n", "utf-8")
+    names = tmp_path / "classes.txt"
+    names.write_text("cat\ndog\n", "utf-8")
+    out = tmp_path / "sheet.png"
+    for given in ("cat,dog", str(names)):
+        args = ["show", str(val), "--size", "8", "--classes", given, "--out", str(out), "--force"]
+        assert main(args) == 0
+    assert main(["iterate", str(val), "--size", "8", "--classes", "cat", "--no-progress"]) == 1
+    assert "dog" in capsys.readouterr().err

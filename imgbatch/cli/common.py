@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -15,6 +16,7 @@ from ..transform import FITS, INTERPOLATIONS
 __all__ = [
     "LABELS_HELP",
     "add_pipeline_options",
+    "class_names",
     "loader_from_args",
     "size_arg",
     "training_recipe",
@@ -64,9 +66,26 @@ def add_pipeline_options(p: argparse.ArgumentParser, *, batch_size: int, size: s
         help="the ImageNet training recipe: RandomResizedCrop, horizontal flip, colour jitter 0.4",
     )  # fmt: skip
     p.add_argument(
+        "--classes", type=class_names, default=None,
+        help="pin the class ids: names in order, comma-separated, or a file with one per line",
+    )  # fmt: skip
+    p.add_argument(
         "--crop-fraction", type=float, default=None,
         help="with --fit crop: keep this share of the shorter side (0.875: the evaluation crop)",
     )  # fmt: skip
+
+
+def class_names(text: str) -> tuple[str, ...]:
+    """argparse type for ``--classes``: a file with one name per line, or ``cat,dog,horse``."""
+    if os.path.isfile(text):
+        with open(text, encoding="utf-8") as f:
+            names = [line.strip() for line in f if line.strip()]
+    else:
+        names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        msg = f"--classes needs class names (comma-separated, or a file of lines), got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return tuple(names)
 
 
 def training_recipe() -> list[Any]:
@@ -94,6 +113,7 @@ def loader_from_args(args: argparse.Namespace, **extra: Any) -> Loader:
         "on_error": args.on_error,
         "augment": training_recipe() if args.augment else None,
         "crop_fraction": args.crop_fraction,
+        "classes": args.classes,
     }
     options.update(extra)
     return Loader(args.labels, **options)
