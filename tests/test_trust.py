@@ -376,3 +376,18 @@ def test_the_cli_pins_classes_too(tmp_path: Path, capsys: pytest.CaptureFixture[
         assert main(args) == 0
     assert main(["iterate", str(val), "--size", "8", "--classes", "cat", "--no-progress"]) == 1
     assert "dog" in capsys.readouterr().err
+
+
+def test_running_out_of_memory_while_reading_is_an_image_read_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path / "a.png", encode(gradient(8, 8)))
+
+    def exhausted(*args: object, **kwargs: object) -> bytes:
+        raise MemoryError
+
+    monkeypatch.setattr("imgbatch.read._read_all", exhausted)
+    with pytest.raises(ImageReadError) as info:
+        load_image(path)
+    assert info.value.path == str(path)
+    assert info.value.reason == f"out of memory reading {path.stat().st_size:,} bytes"
