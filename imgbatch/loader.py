@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._pipeline import EpochRun, ErrorLog, Plan, Position, Sampler, decode_batch
+from ._pipeline import EpochRun, EpochStats, ErrorLog, Plan, Position, Sampler, decode_batch
 from ._util import Batch, choice, default_workers, flag, non_negative_int, positive_int
 from .decode import DEFAULT_MAX_PIXELS
 from .errors import ImageReadError
@@ -182,6 +182,18 @@ class Loader:
     def errors(self) -> list[ImageReadError]:
         """With ``on_error="skip"``: the :class:`ImageReadError` of each skipped file, once each."""
         return self._log.errors
+
+    def stats(self) -> EpochStats | None:
+        """Where the last epoch's time went (None before one has run): images/s, seconds per
+        stage summed over the workers (read, decode with resizing, transform, write), and the
+        time the training loop waited for batches. Always on: five clock reads per image.
+
+        Example:
+            >>> print(loader.stats())  # doctest: +SKIP
+            epoch 0: 5,000 images in 1.56 s, 3,205 images/s; the loop waited 1.49 s (96%)
+            ...
+        """
+        return self._position.stats
 
     @property
     def size(self) -> tuple[int, int]:

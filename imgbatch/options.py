@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -101,12 +102,23 @@ class ImageOptions:
         The randomness is the sample's own, from ``(seed, epoch, row)``; ``where`` says where
         the file came from in a transform's error.
         """
-        rng = sample_rng(seed, epoch, row) if self.augmentation.stochastic else None
+        rng = self.rng(seed, epoch, row)
         image = self.decoder(data, path, rng)
+        return self.finish(image, rng, seed=seed, epoch=epoch, row=row, where=path + where)
+
+    def rng(self, seed: int, epoch: int, row: int) -> random.Random | None:
+        """The sample's generator for the built-in augmentation (None when there is none)."""
+        return sample_rng(seed, epoch, row) if self.augmentation.stochastic else None
+
+    def finish(
+        self, image: np.ndarray, rng: random.Random | None, *, seed: int, epoch: int, row: int,
+        where: str,
+    ) -> np.ndarray:  # fmt: skip
+        """The augmentation after the geometry, then the transform hook (``where``: the file)."""
         if rng is not None:
             image = self.augmentation.apply(image, rng, self.color)
         if self.transform is not None:
-            image = self._transform(image, transform_rng(seed, epoch, row), path + where)
+            image = self._transform(image, transform_rng(seed, epoch, row), where)
         return image
 
     def _transform(self, image: np.ndarray, rng: np.random.Generator, where: str) -> np.ndarray:

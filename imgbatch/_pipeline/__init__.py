@@ -11,10 +11,13 @@ from __future__ import annotations
 from .run import EpochRun, Plan, Position, decode_batch
 from .sampler import READ_AHEAD, Sampler
 from .skips import ErrorLog
+from .stats import STAGES, EpochStats
 
 __all__ = [
     "READ_AHEAD",
+    "STAGES",
     "EpochRun",
+    "EpochStats",
     "ErrorLog",
     "Plan",
     "Position",

@@ -17,6 +17,7 @@ from ..errors import ImageReadError, ImgbatchError
 from ..order import EpochCursor
 from .sampler import Sampler
 from .skips import ErrorLog
+from .stats import EpochStats, Tally
 from .workers import InFlight, Workers
 
 __all__ = ["EpochRun", "Plan", "Position", "decode_batch"]
@@ -48,11 +49,12 @@ class Position:
     """Where the consumer is: the epoch the next iteration starts at, and, during an epoch,
     ``(epoch, batches of it handed out)``."""
 
-    __slots__ = ("active", "current", "epoch")
+    __slots__ = ("active", "current", "epoch", "stats")
 
     def __init__(self) -> None:
         self.epoch = 0
         self.current: tuple[int, int] | None = None
+        self.stats: EpochStats | None = None  # the last epoch's figures
         self.active: EpochRun | None = None  # the iteration under way, one at a time
 
     def claim(self, run: EpochRun) -> None:
@@ -94,6 +96,8 @@ class EpochRun:
         self.served = 0  # images yielded in the epoch being consumed
         self.started = 0.0
         self.pid = os.getpid()
+        self.tally: Tally | None = None  # the figures of the epoch being consumed
+        self.requested = 0.0  # when the loop last asked for a batch
 
     def __iter__(self) -> Iterator[Batch]:
         self.pid = os.getpid()
@@ -101,8 +105,12 @@ class EpochRun:
         try:
             self.cursor = next(self.cursors, None)
             self.workers = Workers(self.plan.sampler, self.plan.workers)
+            self.requested = time.perf_counter()
             for batch in self._batches():
+                if self.tally is not None:
+                    self.tally.waited += time.perf_counter() - self.requested
                 yield batch
+                self.requested = time.perf_counter()  # the loop asks for the next batch
                 self._check_process()
         finally:
             self._end()
@@ -127,6 +135,7 @@ class EpochRun:
         if self.workers is not None:
             self.workers.close()
         self._close_bar()
+        self._publish()  # an epoch left early: what of it was consumed
         self.position.release(self)
 
     def _batches(self) -> Iterator[Batch]:
@@ -138,6 +147,7 @@ class EpochRun:
             item = self.pending.popleft()
             if isinstance(item, EpochEnd):
                 self._close_bar()
+                self._publish()
                 self.position.current = consuming = None
                 self.log.end_epoch(
                     item.cursor, self.served, batch_size=self.plan.batch_size,
@@ -149,6 +159,8 @@ class EpochRun:
                 consuming = epoch
                 self._start_epoch(epoch, item.number)
             result = self._complete(item)
+            if self.tally is not None:
+                self.tally.add_times(item.times)
             self.position.current = (epoch, item.number + 1)
             # Keep `prefetch` batches decoding while the caller holds this one.
             self._plan(self.plan.prefetch)
@@ -164,14 +176,23 @@ class EpochRun:
         self.position.epoch = epoch + 1
         self.served = self.log.epoch_failures = 0
         self.started = time.perf_counter()
+        self.tally = Tally(epoch, self.plan.workers, started=self.requested)
         if self.plan.progress:
             self.bar = progress_bar(
                 total=self.plan.batches, initial=first, desc=f"epoch {epoch}", unit="batch",
                 dynamic_ncols=True,
             )  # fmt: skip
 
+    def _publish(self) -> None:
+        """The epoch's figures, for ``loader.stats()``."""
+        if self.tally is not None and self.tally.images:
+            self.position.stats = self.tally.close()
+        self.tally = None
+
     def _count(self, images: int) -> None:
         self.served += images
+        if self.tally is not None:
+            self.tally.images += images
         if self.bar is not None:
             rate = self.served / max(time.perf_counter() - self.started, 1e-9)
             self.bar.set_postfix_str(f"{rate:,.0f} img/s", refresh=False)

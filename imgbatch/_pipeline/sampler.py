@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from time import perf_counter_ns
 from typing import TypeAlias
 
 import numpy as np
@@ -13,9 +14,10 @@ from ..manifest import Manifest
 from ..options import ImageOptions
 from ..read import read_ahead, read_bytes
 
-__all__ = ["READ_AHEAD", "Failures", "Sampler", "Slots"]
+__all__ = ["READ_AHEAD", "Failures", "Filled", "Sampler", "Slots"]
 
 Failures: TypeAlias = "list[tuple[int, ImageReadError]]"
+Filled: TypeAlias = "tuple[Failures, list[int]]"  # what one decode task returns
 
 #: How many files ahead of the one being decoded each worker asks the kernel to read.
 READ_AHEAD = 16
@@ -50,26 +52,43 @@ class Sampler:
     seed: int = 0
 
     def fill(
-        self, index: int, out: np.ndarray, path: str | None = None, epoch: int = 0
+        self,
+        index: int,
+        out: np.ndarray,
+        path: str | None = None,
+        epoch: int = 0,
+        times: list[int] | None = None,
     ) -> ImageReadError | None:
         """Read, decode, augment and write row ``index`` of ``epoch`` into ``out``; the error,
-        or None."""
+        or None. ``times`` gets each stage's nanoseconds added (read, decode, transform,
+        write): five clock reads, well under 1 us per image."""
         if path is None:
             path = self.manifest.paths[index]
         line = int(self.manifest.lines[index])
+        options, seed = self.options, self.seed
+        start = perf_counter_ns()
         try:
-            data = read_bytes(path, max_bytes=self.options.max_file_bytes)
-            image = self.options.image(
-                data, path, seed=self.seed, epoch=epoch, row=index,
-                where=f" (from {self.manifest.source}, line {line})",
-            )  # fmt: skip
+            data = read_bytes(path, max_bytes=options.max_file_bytes)
+            read = perf_counter_ns()
+            rng = options.rng(seed, epoch, index)
+            image = options.decoder(data, path, rng)
+            decoded = perf_counter_ns()
+            where = f"{path} (from {self.manifest.source}, line {line})"
+            image = options.finish(image, rng, seed=seed, epoch=epoch, row=index, where=where)
         except ImageReadError as e:
             return ImageReadError(path, e.reason, line=line, manifest=self.manifest.source)
-        self.options.writer.write(image, out)
+        transformed = perf_counter_ns()
+        options.writer.write(image, out)
+        if times is not None:
+            times[0] += read - start
+            times[1] += decoded - read
+            times[2] += transformed - decoded
+            times[3] += perf_counter_ns() - transformed
         return None
 
-    def fill_slots(self, slots: Slots, stop: threading.Event | None) -> Failures:
-        """Take slots of ``slots`` one at a time and fill them; the failures as (slot, error).
+    def fill_slots(self, slots: Slots, stop: threading.Event | None) -> Filled:
+        """Take slots of ``slots`` one at a time and fill them; the failures as (slot, error),
+        and the stage times (nanoseconds, :data:`~imgbatch._pipeline.stats.STAGES` order).
 
         Every worker runs this once per batch, so the workers share each batch image by image
         and finish it together, however unequal the images' decode times (no core waits while
@@ -80,6 +99,7 @@ class Sampler:
         """
         ahead, paths, n = READ_AHEAD, slots.paths, len(slots.paths)
         failures = []
+        times = [0, 0, 0, 0]
         while stop is None or not stop.is_set():
             k = slots.take()
             if k >= n:
@@ -89,7 +109,7 @@ class Sampler:
                     read_ahead(path)
             if ahead and k + ahead < n:
                 read_ahead(paths[k + ahead])
-            error = self.fill(slots.indices[k], slots.images[k], paths[k], slots.epoch)
+            error = self.fill(slots.indices[k], slots.images[k], paths[k], slots.epoch, times)
             if error is not None:
                 failures.append((k, error))
-        return failures
+        return failures, times

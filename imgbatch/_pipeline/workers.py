@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import ImageReadError
 from ..order import EpochCursor
-from .sampler import Failures, Sampler, Slots
+from .sampler import Filled, Sampler, Slots
 
 __all__ = ["InFlight", "Workers"]
 
@@ -18,21 +18,24 @@ class InFlight:
     """A batch in flight: its array, the sample in each slot, the decode tasks filling it, and,
     once they are done, the slots whose file failed."""
 
-    __slots__ = ("cursor", "failed", "images", "indices", "number", "tasks")
+    __slots__ = ("cursor", "failed", "images", "indices", "number", "tasks", "times")
 
     def __init__(self, cursor: EpochCursor, images: np.ndarray, indices: list[int]) -> None:
         self.cursor = cursor
         self.number = cursor.batches_planned - 1  # its position in the epoch
         self.images = images
         self.indices = indices
-        self.tasks: list[Future[Failures]] = []
+        self.tasks: list[Future[Filled]] = []
         self.failed: dict[int, ImageReadError] = {}
+        self.times = [0, 0, 0, 0]  # stage nanoseconds over its tasks
 
     def wait(self) -> None:
         """Wait for every decode task; record the failed slots."""
         wait(self.tasks)  # one wake-up when the last task ends, not one per task
         for task in self.tasks:
-            self.failed.update(task.result())
+            failures, times = task.result()
+            self.failed.update(failures)
+            self.times = [a + b for a, b in zip(self.times, times, strict=True)]
         self.tasks = []
 
     def cancel(self) -> None:

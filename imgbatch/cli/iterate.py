@@ -23,6 +23,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p.add_argument(
         "--no-progress", dest="progress", action="store_false", help="no tqdm bar per epoch"
     )
+    p.add_argument(
+        "--stats", action="store_true",
+        help="print where the last epoch's time went: per stage, and the loop's waiting",
+    )  # fmt: skip
     p.set_defaults(func=run)
 
 
@@ -50,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
     peak = peak_rss_mb()
     if peak is not None:
         print(f"peak memory (RSS): {peak:,.0f} MB")
+    stats = loader.stats()
+    if args.stats and stats is not None:
+        print(stats)
     if loader.errors:
         print(f"skipped {len(loader.errors)} file(s); first: {loader.errors[0]}")
     return 0
