@@ -12,7 +12,27 @@ Cases (the framework ones run only when the framework is installed):
   float32 / 255; no torchvision), in a ``DataLoader`` with ``num_workers`` 0 or 2;
 - ``torch-cv2-w0``, ``torch-cv2-w2``: the same with ``cv2.imread``, ``cvtColor`` to RGB, resize;
 - ``tf-data``: ``from_tensor_slices``, ``map(read_file, decode_jpeg, resize) / 255`` with
-  ``num_parallel_calls=AUTOTUNE``, ``batch``, ``prefetch(AUTOTUNE)``.
+  ``num_parallel_calls=AUTOTUNE``, ``batch``, ``prefetch(AUTOTUNE)``;
+- ``spdl-t2``: SPDL (Meta), as in its ``examples/image_dataloading.py``: a
+  ``PipelineBuilder`` over the paths, ``aggregate(batch_size)``, then one
+  ``spdl.io.load_image_batch`` per batch (FFmpeg demux, decode and ``scale``, outside the GIL)
+  in ``pipe(concurrency=2)`` on ``build(num_threads=2)`` (one thread per core; SPDL decodes
+  with one FFmpeg thread per image by default), ``add_sink(3)``; the filter stretches to the
+  size with ``flags=bilinear`` like the others (``load_image_batch``'s default keeps the aspect,
+  pads and uses bicubic); then ``to_numpy`` and ``/ 255`` to float32 in the same thread;
+- ``grain-inproc``, ``grain-mp2``: Grain (Google), ``MapDataset.source(paths)``,
+  ``map_with_index`` (``cv2.imread``, ``cvtColor`` to RGB, ``cv2.resize``, float32 ``/ 255``),
+  ``batch``, ``to_iter_dataset(ReadOptions(num_threads=2, prefetch_buffer_size=4))`` in process;
+  ``grain-mp2`` adds ``mp_prefetch(MultiprocessingOptions(num_workers=2,
+  per_worker_buffer_size=2))`` with one read thread per worker. The buffer counts batches (the
+  batch comes before ``to_iter_dataset``): Grain's default of 500 would hold the epoch.
+
+To enable the peers (not in the project's extras; the benchmark skips what is missing, and says
+why, FFmpeg's shared libraries included):
+
+    pip install spdl grain
+    apt-get install -y libavcodec59 libavformat59 libavfilter8 libavutil57 libswscale6 \
+        libswresample4 libavdevice59    # Debian 12: the FFmpeg 5 that spdl loads
 
 With ``--train`` every case applies the ImageNet training transform instead of the plain resize:
 a random resized crop to ``--size`` (area ``scale=(0.08, 1)`` of the image, aspect
@@ -34,6 +54,12 @@ a random resized crop to ``--size`` (area ``scale=(0.08, 1)`` of the image, aspe
   (bilinear, no antialiasing) and ``random_flip_left_right``. Its epoch on imagenet-like lasts
   2-3 s, and in about a third of the runs AUTOTUNE kept the map near one core for all of it
   (1,950 images/s against 3,100-3,500, same CPU per image): read the range column;
+- ``spdl-t2``: per image, ``demux_image`` (the header: ``codec.width``, ``codec.height``),
+  the same window drawn with numpy (:func:`numpy_crop_params`) and a flip draw, then
+  ``decode_packets`` with the filter ``crop,scale(bilinear)[,hflip],format=rgb24`` (a full
+  decode: FFmpeg's MJPEG decoder has no cropped decode), ``convert_frames`` into the batch;
+- ``grain-*``: ``random_map`` (Grain's per-element seeded ``np.random.Generator``) drawing the
+  same window and flip, then a numpy slice, ``cv2.resize`` and ``cv2.flip`` as ``torch-cv2``;
 - ``handwritten`` and ``load_eager`` do not apply (a loader people write for one pass, and an
   array loaded once cannot draw a new crop each epoch): they are skipped.
 
@@ -58,6 +84,7 @@ Usage:
     python scripts/bench_throughput.py --labels bench_data/camera-like/labels.csv --limit 100
     python scripts/bench_throughput.py --json-out bench_results/throughput.json --markdown
     python scripts/bench_throughput.py --train --cases 'imgbatch-*,torch-pil-w2,tf-data'
+    python scripts/bench_throughput.py --cases 'imgbatch-*,spdl*,grain*,tf-data'
 """
 
 from __future__ import annotations
@@ -71,6 +98,7 @@ import math
 import os
 import shlex
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -91,6 +119,13 @@ REFERENCE = "imgbatch-w2"
 SCALE = (0.08, 1.0)
 RATIO = (3 / 4, 4 / 3)
 FLIP_P = 0.5
+# The peers' settings for this 2-core machine (see the docstring for where they come from).
+SPDL_THREADS = 2  # pipe concurrency and thread pool size: one per core
+SPDL_BUFFER = 3  # batches in the sink (PipelineBuilder.add_sink's default)
+GRAIN_THREADS = 2  # ReadOptions.num_threads in process: one per core
+GRAIN_BUFFER = 4  # ReadOptions.prefetch_buffer_size, in batches
+# spdl imports without FFmpeg and fails at the first decode: load its FFmpeg extension first.
+SPDL_PROBE = "import spdl.io; spdl.io.decode_config()"
 
 Batch = tuple[Any, Any]  # (images, labels): numpy arrays, torch or tf tensors
 
@@ -122,6 +157,9 @@ class Case:
     color: str = "RGB"  # channel order of its output
     processes: int = 0  # worker processes it starts (their peak RSS is shown beside the main's)
     trains: bool = True  # whether it has a --train form
+    # Python run in a fresh interpreter before the runs (when ``requires`` is installed): if it
+    # fails, the case is skipped with the error's last line (a shared library it lacks, say).
+    probe: str | None = None
 
 
 # -- the cases ---------------------------------------------------------------------------------
@@ -178,25 +216,28 @@ def _imgbatch(workers: int) -> Setup:
     return setup
 
 
-def torchvision_crop_params(
-    height: int, width: int, *, scale: tuple[float, float], ratio: tuple[float, float]
+def crop_window(
+    height: int,
+    width: int,
+    *,
+    uniform: Callable[[float, float], float],
+    randint: Callable[[int], int],
+    scale: tuple[float, float] = SCALE,
+    ratio: tuple[float, float] = RATIO,
 ) -> tuple[int, int, int, int]:
     """``(top, left, h, w)``: torchvision's ``RandomResizedCrop.get_params``, copied line for
-    line with torch's RNG (torchvision does not import here)."""
-    import torch
-
+    line, with its draws made by ``uniform(low, high)`` and ``randint(high)`` (in [0, high))
+    so that each case can use its own library's RNG."""
     area = height * width
-    log_ratio = torch.log(torch.tensor(ratio))
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
     for _ in range(10):
-        target_area = area * torch.empty(1).uniform_(scale[0], scale[1]).item()
-        # float() of the 0-d tensors torchvision passes: the same numbers, as the stubs want
-        low, high = float(log_ratio[0]), float(log_ratio[1])
-        aspect_ratio = torch.exp(torch.empty(1).uniform_(low, high)).item()
+        target_area = area * uniform(scale[0], scale[1])
+        aspect_ratio = math.exp(uniform(log_ratio[0], log_ratio[1]))
         w = round(math.sqrt(target_area * aspect_ratio))
         h = round(math.sqrt(target_area / aspect_ratio))
         if 0 < w <= width and 0 < h <= height:
-            i = int(torch.randint(0, height - h + 1, size=(1,)).item())
-            j = int(torch.randint(0, width - w + 1, size=(1,)).item())
+            i = randint(height - h + 1)
+            j = randint(width - w + 1)
             return i, j, h, w
     # No attempt fitted: the centre crop, its aspect clamped to the ratio range.
     in_ratio = float(width) / float(height)
@@ -212,6 +253,47 @@ def torchvision_crop_params(
     i = (height - h) // 2
     j = (width - w) // 2
     return i, j, h, w
+
+
+def torchvision_crop_params(
+    height: int, width: int, *, scale: tuple[float, float], ratio: tuple[float, float]
+) -> tuple[int, int, int, int]:
+    """``(top, left, h, w)``: torchvision's ``RandomResizedCrop.get_params`` with torch's RNG,
+    the same draws in the same order (torchvision does not import here)."""
+    import torch
+
+    def uniform(low: float, high: float) -> float:
+        return float(torch.empty(1).uniform_(low, high).item())
+
+    def randint(high: int) -> int:
+        return int(torch.randint(0, high, size=(1,)).item())
+
+    return crop_window(height, width, uniform=uniform, randint=randint, scale=scale, ratio=ratio)
+
+
+def numpy_crop_params(
+    height: int, width: int, rng: np.random.Generator
+) -> tuple[int, int, int, int]:
+    """``(top, left, h, w)``: the same window as :func:`torchvision_crop_params`, drawn with a
+    numpy ``Generator`` (Grain hands one to each ``random_map`` call)."""
+
+    def uniform(low: float, high: float) -> float:
+        return float(rng.uniform(low, high))
+
+    def randint(high: int) -> int:
+        return int(rng.integers(0, high))
+
+    return crop_window(height, width, uniform=uniform, randint=randint)
+
+
+def read_rgb(path: str) -> np.ndarray:
+    """``cv2.imread`` to RGB, its silent ``None`` turned into an error."""
+    img = cv2.imread(path)
+    if img is None:
+        msg = f"cannot read {path}"
+        raise OSError(msg)
+    rgb: np.ndarray = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return rgb
 
 
 def _torch(decoder: str, workers: int) -> Setup:
@@ -236,14 +318,6 @@ def _torch(decoder: str, workers: int) -> Setup:
             if torch.rand(1) < FLIP_P:  # RandomHorizontalFlip's draw
                 img = ImageOps.mirror(img)
             return torch.from_numpy(np.asarray(img, np.float32) / 255).permute(2, 0, 1)
-
-        def read_rgb(path: str) -> np.ndarray:
-            img = cv2.imread(path)
-            if img is None:
-                msg = f"cannot read {path}"
-                raise OSError(msg)
-            rgb: np.ndarray = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-            return rgb
 
         def opencv(path: str) -> torch.Tensor:
             img = cv2.resize(read_rgb(path), (size, size))
@@ -316,6 +390,107 @@ def _tf_data(job: Job) -> Callable[[], Iterable[Batch]]:
     return lambda: dataset
 
 
+def _spdl(job: Job) -> Callable[[], Iterable[Batch]]:
+    import spdl.io  # type: ignore[import-not-found,unused-ignore]
+    from spdl.pipeline import PipelineBuilder  # type: ignore[import-not-found,unused-ignore]
+
+    size = job.size
+    # Stretched to size x size with bilinear, as the other cases (load_image_batch's own
+    # default keeps the aspect with bicubic and pads to the size).
+    resize = spdl.io.get_video_filter_desc(
+        scale_width=size, scale_height=size, scale_algo="bilinear", scale_mode=None
+    )
+    rng = np.random.default_rng()
+
+    def train_filter(packets: Any) -> str:
+        # The window drawn from the header (demux reads no pixels), then crop, scale and flip
+        # in one FFmpeg filter graph.
+        codec = packets.codec
+        i, j, h, w = numpy_crop_params(codec.height, codec.width, rng)
+        flip = "hflip," if rng.random() < FLIP_P else ""
+        scale = f"scale=w={size}:h={size}:flags=bilinear"
+        return f"crop=w={w}:h={h}:x={j}:y={i},{scale},{flip}format=pix_fmts=rgb24"
+
+    def load(items: list[tuple[str, Any]]) -> Batch:
+        paths = [path for path, _ in items]
+        if job.train:
+            frames = []
+            for path in paths:
+                packets = spdl.io.demux_image(path)
+                frames.append(spdl.io.decode_packets(packets, filter_desc=train_filter(packets)))
+            buffer = spdl.io.convert_frames(frames)
+        else:
+            buffer = spdl.io.load_image_batch(
+                paths, width=None, height=None, pix_fmt=None, filter_desc=resize
+            )
+        images = spdl.io.to_numpy(buffer).astype(np.float32) / 255  # (B, H, W, 3) uint8 before
+        return images, np.array([label for _, label in items])
+
+    def epoch() -> Iterator[Batch]:
+        # SPDL's image example: aggregate the paths into batches, one load_image_batch per
+        # batch in a thread pool (FFmpeg works outside the GIL), one thread per core.
+        builder: Any = PipelineBuilder()  # generic in its items: Any, as they change type
+        pipeline = (
+            builder.add_source(zip(job.paths, job.labels, strict=True))
+            .aggregate(job.batch_size)
+            .pipe(load, concurrency=SPDL_THREADS)
+            .add_sink(SPDL_BUFFER)
+            .build(num_threads=SPDL_THREADS)
+        )
+        with pipeline.auto_stop():
+            yield from pipeline.get_iterator()
+
+    return epoch
+
+
+def _grain(workers: int) -> Setup:
+    def setup(job: Job) -> Callable[[], Iterable[Batch]]:
+        import grain  # type: ignore[import-untyped,import-not-found,unused-ignore]
+
+        size, labels = job.size, job.labels
+
+        def load(index: int, path: str) -> tuple[np.ndarray, Any]:
+            img = cv2.resize(read_rgb(path), (size, size))
+            return img.astype(np.float32) / 255, labels[index]
+
+        def load_train(item: tuple[int, str], rng: np.random.Generator) -> tuple[np.ndarray, Any]:
+            index, path = item
+            img = read_rgb(path)
+            i, j, h, w = numpy_crop_params(img.shape[0], img.shape[1], rng)
+            img = cv2.resize(img[i : i + h, j : j + w], (size, size))
+            if rng.random() < FLIP_P:
+                img = cv2.flip(img, 1)
+            return img.astype(np.float32) / 255, labels[index]
+
+        dataset = grain.MapDataset.source(job.paths)
+        if job.train:
+            dataset = dataset.map_with_index(lambda i, p: (i, p)).random_map(load_train, seed=0)
+        else:
+            dataset = dataset.map_with_index(load)
+        # Threads: one per core in process, one per worker process with mp_prefetch (more only
+        # contend for the same two cores). The buffer counts batches here: Grain's default of
+        # 500 would hold the whole epoch in memory.
+        threads = 1 if workers else GRAIN_THREADS
+        read = grain.ReadOptions(num_threads=threads, prefetch_buffer_size=GRAIN_BUFFER)
+        iterable = dataset.batch(job.batch_size).to_iter_dataset(read)
+        if workers:
+            options = grain.MultiprocessingOptions(num_workers=workers, per_worker_buffer_size=2)
+            iterable = iterable.mp_prefetch(options)
+
+        def epoch() -> Iterator[Batch]:
+            iterator = iter(iterable)
+            try:
+                yield from iterator
+            finally:  # mp_prefetch's workers: Grain asks for an explicit close
+                close = getattr(iterator, "close", None)
+                if close is not None:
+                    close()
+
+        return epoch
+
+    return setup
+
+
 CASES = {
     case.name: case
     for case in (
@@ -328,6 +503,9 @@ CASES = {
         Case("torch-cv2-w0", _torch("cv2", 0), requires="torch"),
         Case("torch-cv2-w2", _torch("cv2", 2), requires="torch", processes=2),
         Case("tf-data", _tf_data, requires="tensorflow"),
+        Case("spdl-t2", _spdl, requires="spdl", probe=SPDL_PROBE),
+        Case("grain-inproc", _grain(0), requires="grain"),
+        Case("grain-mp2", _grain(2), requires="grain", processes=2),
     )
 }
 
@@ -413,6 +591,29 @@ def available(case: Case) -> bool:
     return case.requires is None or importlib.util.find_spec(case.requires) is not None
 
 
+def probe_failure(case: Case, *, timeout: float = 120) -> str | None:
+    """Why ``case`` cannot run although its module is installed (its probe's error), or None."""
+    if case.probe is None:
+        return None
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", case.probe],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return f"its check ({case.probe}) took over {timeout:.0f} s"
+    if done.returncode == 0:
+        return None
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    error = lines[-1].strip() if lines else f"exit status {done.returncode}"
+    if len(error) > 1000:  # spdl's names each FFmpeg it tried (about 600 characters): keep them
+        error = error[:1000] + "..."
+    return f"{case.requires} is installed but does not load: {error}"
+
+
 def choose_cases(
     spec: str | None, parser: argparse.ArgumentParser, *, train: bool = False
 ) -> tuple[list[str], dict[str, str]]:
@@ -437,6 +638,8 @@ def choose_cases(
             skipped[name] = "does not apply with --train"
         elif not available(CASES[name]):
             skipped[name] = f"{CASES[name].requires} is not installed"
+        elif (failure := probe_failure(CASES[name])) is not None:
+            skipped[name] = failure
     run = [name for name in CASES if name in chosen and name not in skipped]
     return run, skipped
 
@@ -530,7 +733,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse arguments; run the benchmark, or (``--run-case``) one run of one case."""
     argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(
-        description="Images/s of imgbatch against hand-written, PyTorch and tf.data loaders."
+        description="Images/s of imgbatch against hand-written, PyTorch, tf.data, SPDL and Grain."
     )
     parser.add_argument(
         "--labels",

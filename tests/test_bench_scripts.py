@@ -6,6 +6,7 @@ no test asserts a time; what is checked is that every case ran, and what the rep
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -81,3 +82,39 @@ def test_bench_limits_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "limit: single-thread job x cores" in text
     assert "files not in the page cache, read-ahead off" in text
     assert "imgbatch default" in text
+
+
+def test_peers_are_listed_and_skipped_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    cases = bench_throughput.CASES
+    assert {"spdl-t2", "grain-inproc", "grain-mp2"} <= set(cases)
+    assert cases["spdl-t2"].requires == "spdl"
+    assert cases["grain-mp2"].requires == "grain"
+    parser = argparse.ArgumentParser()
+    # As on CI, where neither peer is installed: skipped (a pattern), not an error.
+    monkeypatch.setattr(bench_throughput, "available", lambda case: case.requires is None)
+    run, skipped = bench_throughput.choose_cases(f"{R},spdl*,grain*", parser)
+    assert run == [R]
+    assert skipped == {
+        "spdl-t2": "spdl is not installed",
+        "grain-inproc": "grain is not installed",
+        "grain-mp2": "grain is not installed",
+    }
+
+
+def test_a_peer_that_does_not_load_is_skipped_with_its_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # spdl installed without FFmpeg's shared libraries: its probe fails in a fresh interpreter.
+    probe = "raise RuntimeError('Failed to import libspdl: libavcodec.so.59: cannot open')"
+    case = bench_throughput.Case(
+        "peer", bench_throughput.CASES["handwritten"].setup, requires="os", probe=probe
+    )
+    monkeypatch.setitem(bench_throughput.CASES, "peer", case)
+    run, skipped = bench_throughput.choose_cases("peer", argparse.ArgumentParser())
+    assert run == []
+    assert skipped["peer"] == (
+        "os is installed but does not load: "
+        "RuntimeError: Failed to import libspdl: libavcodec.so.59: cannot open"
+    )
+    ok = bench_throughput.Case("ok", bench_throughput.CASES["handwritten"].setup, probe="import os")
+    assert bench_throughput.probe_failure(ok) is None
