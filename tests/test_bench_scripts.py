@@ -82,6 +82,8 @@ def test_bench_limits_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert "limit: single-thread job x cores" in text
     assert "files not in the page cache, read-ahead off" in text
     assert "imgbatch default" in text
+    assert report["job_vs_hand_assembled"] > 0
+    assert "hand-assembled: simplejpeg full + linear + write" in text
 
 
 def test_peers_are_listed_and_skipped_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
