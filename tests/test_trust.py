@@ -187,6 +187,19 @@ def test_a_file_over_max_file_bytes_is_refused_unread(tmp_path: Path) -> None:
         load_image(write(tmp_path / "small.png", encode(gradient(64, 64))), max_file_bytes=1000)
 
 
+def hostile_set(folder: Path, rows: list[str]) -> Path:
+    """A PNG bomb, a JPEG claiming 30000 x 30000, a sparse 3 GB file, a good PNG; a label file
+    listing ``rows`` of them."""
+    write(folder / "bomb.png", png_bomb(20000))
+    write(folder / "liar.jpg", jpeg_claiming(30000, 30000))
+    with open(folder / "huge.jpg", "wb") as f:
+        f.truncate(3 * 2**30)  # sparse: no disk used
+    write(folder / "good.png", encode(gradient(40, 40)))
+    labels = folder / "labels.csv"
+    labels.write_text("path,label\n" + "".join(f"{r},x\n" for r in rows), encoding="utf-8")
+    return labels
+
+
 BOMB_RUN = """
 import json, resource, sys, warnings
 import imgbatch
@@ -202,14 +215,7 @@ print(json.dumps({
 
 
 def test_bombs_and_huge_files_cost_no_memory_and_skip_mode_survives(tmp_path: Path) -> None:
-    write(tmp_path / "bomb.png", png_bomb(20000))
-    write(tmp_path / "liar.jpg", jpeg_claiming(30000, 30000))
-    with open(tmp_path / "huge.jpg", "wb") as f:
-        f.truncate(3 * 2**30)
-    write(tmp_path / "good.png", encode(gradient(40, 40)))
-    labels = tmp_path / "labels.csv"
-    rows = ["bomb.png", "good.png", "liar.jpg", "huge.jpg", "good.png"]
-    labels.write_text("path,label\n" + "".join(f"{r},x\n" for r in rows), encoding="utf-8")
+    labels = hostile_set(tmp_path, ["bomb.png", "good.png", "liar.jpg", "huge.jpg", "good.png"])
     # Linux keeps a process's peak RSS across exec, and a child forked from this (large)
     # pytest process starts with pytest's resident pages counted: so the run is started by a
     # small launcher process, whose own child's getrusage peak is its own.
@@ -308,14 +314,7 @@ def test_two_threads_cannot_run_one_loader(labels: Path) -> None:
 
 @pytest.mark.parametrize("quick", [False, True])
 def test_scan_reports_what_is_too_large_without_reading_it(tmp_path: Path, quick: bool) -> None:
-    write(tmp_path / "bomb.png", png_bomb(20000))
-    write(tmp_path / "liar.jpg", jpeg_claiming(30000, 30000))
-    with open(tmp_path / "huge.jpg", "wb") as f:
-        f.truncate(3 * 2**30)
-    write(tmp_path / "good.png", encode(gradient(40, 40)))
-    labels = tmp_path / "labels.csv"
-    rows = ["bomb.png", "liar.jpg", "huge.jpg", "good.png"]
-    labels.write_text("path,label\n" + "".join(f"{r},x\n" for r in rows), encoding="utf-8")
+    labels = hostile_set(tmp_path, ["bomb.png", "liar.jpg", "huge.jpg", "good.png"])
     report = scan(labels, quick=quick, progress=False)
     found = {Path(p.path).name: (p.reason, p.detail) for p in report.problems}
     assert set(found) == {"bomb.png", "liar.jpg", "huge.jpg"}
