@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -24,12 +23,14 @@ __all__ = [
     "COLORS",
     "DEFAULT_MAX_PIXELS",
     "check_color",
+    "check_pixels",
     "decode_bytes",
     "header_size",
     "jpeg_orientation",
     "jpeg_size",
     "oriented_jpeg_size",
     "reduction",
+    "smallest_reduction",
     "sniff",
     "why_not",
 ]
@@ -48,6 +49,8 @@ _REDUCE_BITS = {
     8: cv2.IMREAD_REDUCED_GRAYSCALE_8,
 }
 # Start-of-frame markers (baseline, progressive, lossless, arithmetic): they carry the size.
+# Progressive and hierarchical frames: buffered in full, coefficient by coefficient.
+_JPEG_MULTISCAN = frozenset({0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _JPEG_SOF = frozenset(
     {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 )
@@ -93,23 +96,49 @@ def why_not(data: bytes, detail: str) -> str:
 def _decode_with_pillow(data: bytes, color: str) -> np.ndarray:
     from PIL import Image, ImageOps
 
-    with warnings.catch_warnings():
-        # A huge image is an error here, raised below; not a warning (pytest runs -W error).
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            upright = ImageOps.exif_transpose(im)
-            if color == "gray":
-                return np.asarray(upright.convert("L"))
-            rgb = np.asarray(upright.convert("RGB"))
+    # No warnings.catch_warnings() here: it swaps the process-wide filters and is not safe in a
+    # decode thread. The pixel cap is checked before Pillow is reached, so its bomb warning
+    # (over 89 M pixels) only comes for images between its threshold and the cap.
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        upright = ImageOps.exif_transpose(im)
+        if color == "gray":
+            return np.asarray(upright.convert("L"))
+        rgb = np.asarray(upright.convert("RGB"))
     return rgb[..., ::-1].copy() if color == "bgr" else rgb
 
 
 def jpeg_size(data: bytes) -> tuple[int, int] | None:
     """``(height, width)`` from a JPEG's frame header (before any EXIF rotation), or None.
 
-    Reads only the marker segments before the image data: about 4 us per file.
+    Reads only the marker segments before the image data: about 1 us per file.
     """
+    frame = _jpeg_frame(data)
+    return None if frame is None else frame[1:]
+
+
+def smallest_reduction(data: bytes, max_pixels: int | None) -> int:
+    """The JPEG reduction (1, 2, 4 or 8) at which ``data`` fits ``max_pixels`` (1 when it fits
+    at full size or is not a plain JPEG; 8 when nothing does): how ``scan`` checks every file a
+    loader could use, at the size a loader would decode it at."""
+    size = jpeg_size(data)
+    if size is None or max_pixels is None or jpeg_progressive(data):
+        return 1
+    for factor in (1, 2, 4):
+        if -(-size[0] // factor) * -(-size[1] // factor) <= max_pixels:
+            return factor
+    return 8
+
+
+def jpeg_progressive(data: bytes) -> bool:
+    """Whether a JPEG is progressive (or hierarchical): libjpeg then holds every DCT
+    coefficient of the full-size image in memory, whatever the scale it decodes at."""
+    frame = _jpeg_frame(data)
+    return frame is not None and frame[0] in _JPEG_MULTISCAN
+
+
+def _jpeg_frame(data: bytes) -> tuple[int, int, int] | None:
+    """``(SOF marker, height, width)`` of a JPEG, or None."""
     if not data.startswith(b"\xff\xd8"):
         return None
     i, n = 2, len(data)
@@ -121,7 +150,7 @@ def jpeg_size(data: bytes) -> tuple[int, int] | None:
             i += 1
         elif marker in _JPEG_SOF:
             height = int.from_bytes(data[i + 5 : i + 7], "big")
-            return height, int.from_bytes(data[i + 7 : i + 9], "big")
+            return marker, height, int.from_bytes(data[i + 7 : i + 9], "big")
         elif marker in (0xD9, 0xDA):  # end of image, or image data before any frame header
             return None
         elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
@@ -148,10 +177,36 @@ def header_size(data: bytes) -> tuple[int, int] | None:
     if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
         return int.from_bytes(data[8:10], "little"), int.from_bytes(data[6:8], "little")
     if data.startswith(b"BM") and len(data) >= 26:
+        if int.from_bytes(data[14:18], "little") == 12:  # OS/2 BITMAPCOREHEADER: 16-bit sides
+            return int.from_bytes(data[20:22], "little"), int.from_bytes(data[18:20], "little")
         width = int.from_bytes(data[18:22], "little", signed=True)
         return abs(int.from_bytes(data[22:26], "little", signed=True)), abs(width)
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return _webp_size(data)
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return _tiff_size(data)
+    if data[:1] == b"P" and data[1:2] in b"123456" and len(data) > 2:
+        return _pnm_size(data)
+    return None
+
+
+def _tiff_size(data: bytes) -> tuple[int, int] | None:
+    """The first image's size from a TIFF's first IFD (tags 256 and 257)."""
+    fields = _ifd0(data)
+    width, height = fields.get(0x0100), fields.get(0x0101)
+    return None if width is None or height is None else (height, width)
+
+
+def _pnm_size(data: bytes) -> tuple[int, int] | None:
+    """PBM/PGM/PPM: ``P6 <width> <height> ...`` with white space and # comments between."""
+    fields: list[int] = []
+    for line in data[2:256].split(b"\n"):
+        for token in line.split(b"#", 1)[0].split():
+            if not token.isdigit():
+                return None
+            fields.append(int(token))
+        if len(fields) >= 2:
+            return fields[1], fields[0]
     return None
 
 
@@ -169,9 +224,11 @@ def _webp_size(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _check_pixels(
+def check_pixels(
     path: str | os.PathLike[str], header: tuple[int, int], reduce: int, max_pixels: int
 ) -> None:
+    """An :class:`ImageReadError` ("too large: ...") when ``header`` (the size as decoded, at
+    1/``reduce``) has more than ``max_pixels`` pixels."""
     height, width = header
     pixels = height * width
     if pixels > max_pixels:
@@ -184,9 +241,11 @@ def _check_pixels(
 
 
 def _check_agrees(
-    path: str | os.PathLike[str], header: tuple[int, int], decoded: tuple[int, ...]
+    path: str | os.PathLike[str], header: tuple[int, int], reduce: int, decoded: tuple[int, ...]
 ) -> None:
-    if tuple(decoded) != header and tuple(decoded) != header[::-1]:  # EXIF may turn it
+    """The decoded size is the header's, at 1/``reduce`` or (a retried decode) at full size."""
+    scaled = (-(-header[0] // reduce), -(-header[1] // reduce))
+    if not {tuple(decoded), tuple(decoded[::-1])} & {header, scaled}:  # EXIF may turn it
         reason = (
             f"corrupt image data: the header says {header[1]}x{header[0]} pixels, the data "
             f"decoded to {decoded[1]}x{decoded[0]}"
@@ -212,17 +271,28 @@ def jpeg_orientation(data: bytes) -> int:
 
 
 def _tiff_orientation(tiff: bytes) -> int:
+    value = _ifd0(tiff).get(0x0112, 1)
+    return value if 1 <= value <= 8 else 1
+
+
+def _ifd0(tiff: bytes) -> dict[int, int]:
+    """The SHORT and LONG fields of a TIFF structure's first IFD, by tag."""
     order = {b"II": "little", b"MM": "big"}.get(tiff[:2])
     if order is None or len(tiff) < 8:
-        return 1
+        return {}
     ifd = int.from_bytes(tiff[4:8], order)  # type: ignore[arg-type]
     count = int.from_bytes(tiff[ifd : ifd + 2], order)  # type: ignore[arg-type]
-    for k in range(count):
+    fields = {}
+    for k in range(min(count, 512)):
         entry = tiff[ifd + 2 + 12 * k : ifd + 14 + 12 * k]
-        if len(entry) == 12 and int.from_bytes(entry[:2], order) == 0x0112:  # type: ignore[arg-type]
-            value = int.from_bytes(entry[8:10], order)  # type: ignore[arg-type]
-            return value if 1 <= value <= 8 else 1
-    return 1
+        if len(entry) < 12:
+            break
+        tag, kind = (int.from_bytes(entry[j : j + 2], order) for j in (0, 2))  # type: ignore[arg-type]
+        if kind == 3:  # SHORT
+            fields[tag] = int.from_bytes(entry[8:10], order)  # type: ignore[arg-type]
+        elif kind == 4:  # LONG
+            fields[tag] = int.from_bytes(entry[8:12], order)  # type: ignore[arg-type]
+    return fields
 
 
 def oriented_jpeg_size(data: bytes) -> tuple[int, int] | None:
@@ -268,24 +338,24 @@ def decode_bytes(
     check_color(color)
     if not data:
         raise ImageReadError(path, "empty file (0 bytes)")
-    header = header_size(data)
-    if header is not None:
-        scale = reduce if data.startswith(b"\xff\xd8") else 1  # only JPEG decodes reduced
-        header = (-(-header[0] // scale), -(-header[1] // scale))
-        if max_pixels is not None:
-            _check_pixels(path, header, scale, max_pixels)
+    full = header_size(data)
+    jpeg = data.startswith(b"\xff\xd8")
+    # Only a JPEG decodes reduced; a progressive one still buffers every coefficient of the full
+    # image, so it is held to the cap at full size.
+    scale = reduce if jpeg and not jpeg_progressive(data) else 1
+    if full is not None and max_pixels is not None:
+        check_pixels(path, (-(-full[0] // scale), -(-full[1] // scale)), scale, max_pixels)
+    if jpeg and full is None:  # a JPEG without a readable frame header: never decoded blind
+        raise ImageReadError(path, why_not(data, "no frame header before the image data"))
     # A reduced decode that fails is retried at full size to name what is wrong, unless that
     # full size is itself over the cap (a header claiming 30000 x 30000 must not be tried).
-    full_ok = max_pixels is None or (header is None or _pixels(data) <= max_pixels)
+    full_ok = max_pixels is None or full is None or full[0] * full[1] <= max_pixels
     image = _decode_any(data, path, color, reduce, retry_full=full_ok)
-    if header is not None:
-        _check_agrees(path, header, image.shape[:2])
+    if full is not None:
+        _check_agrees(path, full, reduce if jpeg else 1, image.shape[:2])
+    elif max_pixels is not None:  # a format whose header imgbatch does not read: after decoding
+        check_pixels(path, image.shape[:2], 1, max_pixels)
     return image
-
-
-def _pixels(data: bytes) -> int:
-    size = header_size(data)
-    return 0 if size is None else size[0] * size[1]
 
 
 def _decode_any(
@@ -319,6 +389,10 @@ def _decode_any(
         raise ImageReadError(path, why_not(data, str(e) or detail)) from e
 
 
+def _corrupt_reason(error: Exception) -> str:
+    return f"corrupt JPEG data: {str(error).removeprefix('Corrupt JPEG data: ')}"
+
+
 _SIMPLEJPEG_COLORSPACES = {"rgb": "RGB", "bgr": "BGR", "gray": "GRAY"}
 # EXIF orientation -> what turns the stored pixels upright (PIL's ImageOps.exif_transpose).
 _ORIENT: dict[int, Callable[[np.ndarray], Any]] = {
@@ -347,20 +421,28 @@ def _decode_jpeg(
     space = _SIMPLEJPEG_COLORSPACES[color]
     try:
         height, width = simplejpeg.decode_jpeg_header(data)[:2]
-    except ValueError:
-        return None  # a header libjpeg-turbo cannot read: cv2 and Pillow decide
+    except MemoryError:
+        raise
+    except Exception as strict_error:  # ValueError from libjpeg, or any odd type from simplejpeg
+        try:
+            simplejpeg.decode_jpeg_header(data, strict=False)
+        except Exception:  # simplejpeg's lenient path may raise other types (KeyError) too
+            return None  # a header libjpeg-turbo cannot read at all: cv2 and Pillow decide
+        # Read only when lenient: a warning (stray bytes between the header's segments).
+        raise ImageReadError(path, _corrupt_reason(strict_error)) from None
     size = {"min_height": -(-height // reduce), "min_width": -(-width // reduce)}
     try:
         image: np.ndarray = simplejpeg.decode_jpeg(data, colorspace=space, **size)
-    except ValueError as strict_error:
+    except MemoryError:
+        raise
+    except Exception as strict_error:  # ValueError from libjpeg, or any odd type from simplejpeg
         try:
             simplejpeg.decode_jpeg(data, colorspace=space, strict=False, **size)
-        except ValueError:
+        except Exception:  # as above: whatever the lenient path raises
             return None  # an error even when lenient: not a warning, let cv2 decide
         if why_not(data, "").startswith("truncated"):
             raise ImageReadError(path, why_not(data, "")) from None
-        reason = f"corrupt JPEG data: {str(strict_error).removeprefix('Corrupt JPEG data: ')}"
-        raise ImageReadError(path, reason) from None
+        raise ImageReadError(path, _corrupt_reason(strict_error)) from None
     if color == "gray":
         image = image[..., 0]
     orient = _ORIENT.get(jpeg_orientation(data))

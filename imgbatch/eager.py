@@ -101,6 +101,9 @@ def load_eager(
         interpolation=interpolation, augment=augment, transform=transform,
         crop_fraction=crop_fraction, max_pixels=max_pixels, max_file_bytes=max_file_bytes,
     )  # fmt: skip
+    if options.size is None:
+        msg = "size must be an int or a (height, width) pair: one array needs one size, got None"
+        raise ValueError(msg)
     n_workers = default_workers() if workers is None else positive_int("workers", workers)
     choice("on_error", on_error, ON_ERROR)
     show = flag("progress", progress)

@@ -84,7 +84,9 @@ class Loader:
         crop_fraction: with ``fit="crop"``, scale the shorter side to ``size / crop_fraction``
             and cut out the centre ``size`` (0.875: the usual evaluation transform).
         max_pixels: the most pixels an image may have as decoded, checked from its header
-            before any pixel is decoded (a 12,000 x 12,000 JPEG decoded at 1/8 is 2.25 M);
+            before any pixel is decoded (a 12,000 x 12,000 JPEG decoded at 1/8 is 2.25 M; a
+            progressive JPEG counts at full size); formats whose header imgbatch does not read
+            (other than JPEG, PNG, GIF, BMP, WebP, TIFF, PNM) are checked once decoded;
             default 178,956,970 (Pillow's bomb threshold); None: no cap.
         max_file_bytes: the largest image file read, checked from its size before reading;
             default 256 MiB; None: no cap.
@@ -127,6 +129,9 @@ class Loader:
         label_type: str = "auto",
     ) -> None:  # fmt: skip
         self.batch_size = positive_int("batch_size", batch_size)
+        if size is None:
+            msg = "size must be an int or a (height, width) pair: a batch needs one size, got None"
+            raise ValueError(msg)
         self.options = ImageOptions(
             size, fit=fit, color=color, layout=layout, dtype=dtype, mean=mean, std=std,
             interpolation=interpolation, augment=augment, transform=transform,

@@ -1788,17 +1788,6 @@ def test_shorten() -> None:
 # Paths written with backslashes
 
 
-def test_alternative_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    from imgbatch.manifest import alternative_path
-
-    if os.sep == "/":
-        assert alternative_path("/data/cats\\001.jpg") == "/data/cats/001.jpg"
-        assert alternative_path("cats\\sub\\001.jpg") == "cats/sub/001.jpg"
-    assert alternative_path("/data/cats/001.jpg") is None
-    monkeypatch.setattr(os, "sep", "\\")  # on Windows a backslash is a separator already
-    assert alternative_path("C:\\data\\cats\\001.jpg") is None
-
-
 def test_rows_containing(tmp_path: Path) -> None:
     m = read_manifest(
         write_text(tmp_path / "l.txt", "a.jpg 1\nb\\c.jpg 1\nd.jpg 2\ne\\\\f.jpg 3\n")

@@ -317,10 +317,28 @@ def test_scan_reports_what_is_too_large_without_reading_it(tmp_path: Path, quick
     labels = hostile_set(tmp_path, ["bomb.png", "liar.jpg", "huge.jpg", "good.png"])
     report = scan(labels, quick=quick, progress=False)
     found = {Path(p.path).name: (p.reason, p.detail) for p in report.problems}
-    assert set(found) == {"bomb.png", "liar.jpg", "huge.jpg"}
-    assert all(reason == "too large" for reason, _ in found.values())
+    assert found["bomb.png"][0] == found["huge.jpg"][0] == "too large"
     assert "max_file_bytes" in found["huge.jpg"][1]
     assert "20000x20000 pixels" in found["bomb.png"][1]
+    # The JPEG claiming 30000 x 30000 fits the cap at 1/8, the scale a loader with a training
+    # size decodes it at; decoded there (a full scan), its data disagree with its header.
+    if quick:
+        assert set(found) == {"bomb.png", "huge.jpg"}
+    else:
+        assert set(found) == {"bomb.png", "liar.jpg", "huge.jpg"}
+        assert found["liar.jpg"][0] == "corrupt"
+
+
+def test_scan_checks_a_big_jpeg_at_the_scale_a_loader_uses(tmp_path: Path) -> None:
+    # A plain JPEG over the cap at full size but not at 1/2 is usable by a loader with a
+    # training size; scan agrees. A progressive one is held to the cap at full size everywhere.
+    write(tmp_path / "big.jpg", _jpeg(1600, 1600))
+    ok, progressive = cv2.imencode(".jpg", gradient(1600, 1600), [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    assert ok
+    write(tmp_path / "progressive.jpg", progressive.tobytes())
+    with pytest.raises(ImageReadError, match="too large"):
+        load_image(tmp_path / "progressive.jpg", size=64, max_pixels=1_000_000)
+    assert load_image(tmp_path / "big.jpg", size=64, max_pixels=1_000_000).shape == (64, 64, 3)
 
 
 def test_a_windows_path_is_tried_with_slashes(tmp_path: Path) -> None:
@@ -390,3 +408,53 @@ def test_running_out_of_memory_while_reading_is_an_image_read_error(
         load_image(path)
     assert info.value.path == str(path)
     assert info.value.reason == f"out of memory reading {path.stat().st_size:,} bytes"
+
+
+def test_more_headers_are_read_for_the_cap(tmp_path: Path) -> None:
+    ok, tiff = cv2.imencode(".tiff", gradient(30, 40))
+    assert ok
+    assert header_size(tiff.tobytes()) == (30, 40)
+    assert header_size(b"P6\n# a comment\n40 30\n255\n" + bytes(3600)) == (30, 40)
+    # An OS/2 bitmap: a 12-byte header with 16-bit sides.
+    os2 = b"BM" + struct.pack("<IHHI", 26 + 12, 0, 0, 26) + struct.pack("<IHHHH", 12, 4, 3, 1, 24)
+    assert header_size(os2 + bytes(36)) == (3, 4)
+    path = write(tmp_path / "big.tiff", tiff.tobytes())
+    with pytest.raises(ImageReadError, match="too large: 40x30 pixels"):
+        load_image(path, max_pixels=1000)
+
+
+def test_stray_bytes_in_a_jpeg_header_are_corrupt_not_decoded_leniently(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    data = bytearray(_jpeg(64, 64))
+    sos = data.index(b"\xff\xda")
+    data[sos:sos] = b"\x00\x00"  # two stray bytes before the start of scan
+    path = write(tmp_path / "stray.jpg", bytes(data))
+    with pytest.raises(ImageReadError, match="corrupt JPEG data"):
+        load_image(path, size=32)
+    assert "Corrupt" not in capfd.readouterr().err
+
+
+def test_size_none_is_refused_where_a_batch_needs_one(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,label\na.png,x\n", "utf-8")
+    with pytest.raises(ValueError, match="size must be"):
+        Loader(labels, size=None)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="size must be"):
+        imgbatch.load_eager(labels, size=None)  # type: ignore[arg-type]
+
+
+def test_a_decoder_that_runs_out_of_memory_is_an_image_read_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "a.jpg", _jpeg(32, 32))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("path,label\na.jpg,x\na.jpg,x\n", "utf-8")
+
+    def exhausted(*args: object, **kwargs: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr("simplejpeg.decode_jpeg", exhausted)
+    with pytest.raises(ImageReadError, match="out of memory decoding it") as info:
+        list(Loader(labels, batch_size=2, size=16))
+    assert info.value.line == 2

@@ -4,6 +4,7 @@ cursors as attributes, and is the generator's body."""
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -45,6 +46,9 @@ class EpochEnd:
         self.cursor = cursor
 
 
+_CLAIMS = threading.Lock()
+
+
 class Position:
     """Where the consumer is: the epoch the next iteration starts at, and, during an epoch,
     ``(epoch, batches of it handed out)``."""
@@ -59,6 +63,10 @@ class Position:
 
     def claim(self, run: EpochRun) -> None:
         """Make ``run`` the loader's iteration; an error while another one is under way."""
+        with _CLAIMS:  # two threads starting at once: one of them is refused
+            self._claim(run)
+
+    def _claim(self, run: EpochRun) -> None:
         other = self.active
         if other is not None and other is not run and other.pid == os.getpid():
             msg = (

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from time import perf_counter_ns
 from typing import TypeAlias
 
+import cv2
 import numpy as np
 
 from ..errors import ImageReadError
@@ -77,6 +78,12 @@ class Sampler:
             image = options.finish(image, rng, seed=seed, epoch=epoch, row=index, where=where)
         except ImageReadError as e:
             return ImageReadError(path, e.reason, line=line, manifest=self.manifest.source)
+        except MemoryError:  # a decoder or resize could not allocate: this file's problem
+            reason = "out of memory decoding it"
+            return ImageReadError(path, reason, line=line, manifest=self.manifest.source)
+        except cv2.error as e:
+            reason = f"cannot decode or resize: {str(e).strip().splitlines()[-1]}"
+            return ImageReadError(path, reason, line=line, manifest=self.manifest.source)
         transformed = perf_counter_ns()
         options.writer.write(image, out)
         if times is not None:

@@ -20,12 +20,15 @@ class EpochStats:
     Attributes:
         epoch: the epoch.
         images: images yielded.
-        seconds: wall time from the first request of the epoch to its last batch.
+        seconds: wall time from the loop's first request of the epoch to its request after
+            the last batch (so it includes the loop's last step).
         stages: seconds per stage (``read``, ``decode`` (with resizing), ``transform``,
             ``write``), summed over the worker threads: with 2 workers busy all the time they
             add up to about 2 x ``seconds``.
         waited: seconds the training loop spent waiting for batches (inside ``next``). Near
-            ``seconds``: the loader is the bottleneck; near 0: the training step is.
+            ``seconds``: the loader is the bottleneck; near 0: the training step is. In skip
+            mode, replacements for failed files are decoded in the loop's thread: that time is
+            counted here, not in ``stages``.
         workers: decode threads.
 
     Example:

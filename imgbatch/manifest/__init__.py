@@ -13,7 +13,7 @@ line numbers are the same whichever way a line was read.
 Modules, one job each; at run time each imports only those above it in this list:
 
 - ``label_types``: ``label_type=``, ``classes=`` and the odd-label rule (:data:`FEW_ODD`);
-- ``table``: the types, :class:`PathTable` and :class:`Manifest`, and :func:`alternative_path`;
+- ``table``: the types, :class:`PathTable` and :class:`Manifest`;
 - ``lines``: the text line reader (numbered, decoded lines, and raw blocks of them);
 - ``blocks``: the fast block reader (bytes and numpy), with the reading constants;
 - ``builder``: the label builder (rows kept compactly; labels typed at the end);
@@ -29,7 +29,7 @@ from .columns import IMAGE_EXTENSIONS
 from .folders import LabelSource, as_manifest, read_folder
 from .label_files import EXTENSION_FORMATS, MANIFEST_FORMATS, read_manifest
 from .label_types import FEW_ODD, LABEL_TYPES, check_classes, check_label_type
-from .table import Manifest, PathTable, alternative_path
+from .table import Manifest, PathTable
 
 __all__ = [
     "EXTENSION_FORMATS",
@@ -40,7 +40,6 @@ __all__ = [
     "LabelSource",
     "Manifest",
     "PathTable",
-    "alternative_path",
     "as_manifest",
     "check_classes",
     "check_label_type",

@@ -12,23 +12,7 @@ import numpy as np
 from ..errors import ManifestError
 from .label_types import class_names, not_a_class
 
-__all__ = ["Manifest", "PathTable", "alternative_path"]
-
-
-def alternative_path(path: str) -> str | None:
-    r"""The path to try when ``path`` was not found: ``cats\001.jpg`` written on Windows, read
-    where the separator is ``/``, as ``cats/001.jpg``; None when there is nothing else to try.
-
-    No file system call: the read stage calls it only once the path has failed to open, so
-    rows that open cost nothing. (A file whose name really holds a backslash opens as written.)
-
-    Example:
-        >>> alternative_path("data/cats\\001.jpg") if os.sep == "/" else "data/cats/001.jpg"
-        'data/cats/001.jpg'
-    """
-    if os.sep != "/" or "\\" not in path:
-        return None
-    return path.replace("\\", "/")
+__all__ = ["Manifest", "PathTable"]
 
 
 class PathTable(Sequence[str]):

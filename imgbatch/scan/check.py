@@ -14,7 +14,15 @@ import stat
 
 import cv2
 
-from ..decode import DEFAULT_MAX_PIXELS, decode_bytes, header_size, sniff, why_not
+from ..decode import (
+    DEFAULT_MAX_PIXELS,
+    check_pixels,
+    decode_bytes,
+    header_size,
+    smallest_reduction,
+    sniff,
+    why_not,
+)
 from ..errors import ImageReadError
 from ..read import DEFAULT_MAX_FILE_BYTES, path_error, read_bytes
 
@@ -48,9 +56,12 @@ def check_full(path: str) -> tuple[int, int] | None:
     178,956,970 pixels not decoded.
     """
     data = read_bytes(path, max_bytes=DEFAULT_MAX_FILE_BYTES)
-    image = decode_bytes(data, path, max_pixels=DEFAULT_MAX_PIXELS)
+    # A JPEG too large for the cap at full size is checked at the scale a loader with a
+    # training size decodes it at (every compressed byte is still read and checked).
+    reduce = smallest_reduction(data, DEFAULT_MAX_PIXELS)
+    image = decode_bytes(data, path, reduce=reduce, max_pixels=DEFAULT_MAX_PIXELS)
     _pillow_opinion(data, path)
-    return int(image.shape[0]), int(image.shape[1])
+    return int(image.shape[0]) * reduce, int(image.shape[1]) * reduce
 
 
 def _pillow_opinion(data: bytes, path: str) -> None:
@@ -100,7 +111,7 @@ def check_quick(path: str) -> tuple[int, int] | None:
         raise ImageReadError(path, f"cannot open: {e.strerror or e}") from None
     with handle:
         head = handle.read(1 << 16)  # a JPEG's frame header may follow 64 KB of EXIF
-        _check_pixels(path, header_size(head))
+        _check_pixels(path, head)
         known = sniff(head)
         if known is None and not _cv2_has_reader(path):
             raise ImageReadError(path, why_not(head, ""))  # what the loader would say
@@ -108,14 +119,12 @@ def check_quick(path: str) -> tuple[int, int] | None:
         return _header_size(handle, path, known)
 
 
-def _check_pixels(path: str, size: tuple[int, int] | None) -> None:
-    if size is not None and size[0] * size[1] > DEFAULT_MAX_PIXELS:
-        height, width = size
-        reason = (
-            f"too large: {width}x{height} pixels ({width * height:,}) exceeds "
-            f"max_pixels={DEFAULT_MAX_PIXELS:,}"
-        )
-        raise ImageReadError(path, reason)
+def _check_pixels(path: str, head: bytes) -> None:
+    size = header_size(head)
+    if size is not None:
+        reduce = smallest_reduction(head, DEFAULT_MAX_PIXELS)
+        scaled = (-(-size[0] // reduce), -(-size[1] // reduce))
+        check_pixels(path, scaled, reduce, DEFAULT_MAX_PIXELS)
 
 
 def _cv2_has_reader(path: str) -> bool:
