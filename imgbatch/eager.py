@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -25,7 +25,12 @@ from .errors import ImageReadError, ImgbatchError, ImgbatchWarning
 from .loader import ON_ERROR, Loader
 from .manifest import LabelSource, Manifest, as_manifest
 from .options import ImageOptions, Size, Stats, Transform
-from .read import DEFAULT_MAX_FILE_BYTES, read_bytes
+from .read import (
+    DEFAULT_IO_BUFFER_BYTES,
+    DEFAULT_IO_WORKERS,
+    DEFAULT_MAX_FILE_BYTES,
+    open_source,
+)
 
 __all__ = ["batches", "load_eager", "load_image"]
 
@@ -54,11 +59,13 @@ def load_image(
     augment: Sequence[Any] | None = None, transform: Transform | None = None,
     crop_fraction: float | None = None, seed: int = 0, max_pixels: int | None = DEFAULT_MAX_PIXELS,
     max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> np.ndarray:  # fmt: skip
     """One image, decoded and normalised exactly as :class:`Loader` does it.
 
     With ``augment`` or ``transform``, the draws are those of manifest row 0 in epoch 0 of a
-    loader with this ``seed``.
+    loader with this ``seed``. ``path`` may be a URL (``storage_options`` as for
+    :class:`Loader`).
 
     Example:
         >>> load_image("a.jpg", size=224).shape  # doctest: +SKIP
@@ -69,8 +76,10 @@ def load_image(
         interpolation=interpolation, augment=augment, transform=transform,
         crop_fraction=crop_fraction, max_pixels=max_pixels, max_file_bytes=max_file_bytes,
     )  # fmt: skip
-    data = read_bytes(path, max_bytes=options.max_file_bytes)
-    image = options.image(data, os.fspath(path), seed=non_negative_int("seed", seed))
+    text = os.fspath(path)
+    source = open_source([text], storage_options=storage_options)
+    data = source.read(text, row=0, max_bytes=options.max_file_bytes)
+    image = options.image(data, text, seed=non_negative_int("seed", seed))
     out: np.ndarray = options.writer.empty(1, (image.shape[0], image.shape[1]))[0]
     options.writer.write(image, out)
     return out
@@ -86,12 +95,15 @@ def load_eager(
     crop_fraction: float | None = None, seed: int = 0, max_pixels: int | None = DEFAULT_MAX_PIXELS,
     max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES,
     workers: int | None = None, on_error: str = "raise", progress: bool = False,
+    storage_options: Mapping[str, Any] | None = None, io_workers: int = DEFAULT_IO_WORKERS,
+    io_buffer_bytes: int = DEFAULT_IO_BUFFER_BYTES,
 ) -> Batch:  # fmt: skip
     """Every image in one array, in manifest order: the common way, and the baseline to beat.
 
     Memory grows with the dataset (``N x H x W x C`` at once) and nothing is returned before the
     last image is decoded. Decoding uses the same threads and code path as :class:`Loader`;
-    augmentation draws as epoch 0 of a loader with this ``seed``.
+    augmentation draws as epoch 0 of a loader with this ``seed``; URLs are fetched ahead as
+    there (``storage_options``, ``io_workers``, ``io_buffer_bytes``).
 
     Returns:
         ``(images, labels)``: all images, and their labels.
@@ -107,16 +119,23 @@ def load_eager(
     n_workers = default_workers() if workers is None else positive_int("workers", workers)
     choice("on_error", on_error, ON_ERROR)
     show = flag("progress", progress)
-    manifest = as_manifest(labels)
-    sampler = Sampler(manifest, options, non_negative_int("seed", seed))
+    manifest = as_manifest(labels, storage_options=storage_options)
+    source = open_source(
+        manifest.paths, storage_options=storage_options, io_workers=io_workers,
+        io_buffer_bytes=io_buffer_bytes,
+    )  # fmt: skip
+    sampler = Sampler(manifest, options, non_negative_int("seed", seed), source)
     images = options.writer.empty(len(manifest), options.decoder.size or (0, 0))
-    with ThreadPoolExecutor(n_workers, thread_name_prefix="imgbatch") as pool:
-        futures = [pool.submit(sampler.fill, i, images[i]) for i in range(len(manifest))]
-        try:
-            good, errors = _collect(futures, on_error, show)
-        finally:
-            for future in futures:
-                future.cancel()
+    reads = source.session()
+    pool = ThreadPoolExecutor(n_workers, thread_name_prefix="imgbatch")
+    try:
+        rows = range(len(manifest))
+        reads.want(manifest.paths, rows, max_bytes=options.max_file_bytes)
+        futures = [pool.submit(sampler.fill, i, images[i], reads=reads) for i in rows]
+        good, errors = _collect(futures, on_error, show)
+    finally:
+        reads.close()  # first: a decode thread waiting for a fetch is woken
+        pool.shutdown(wait=True, cancel_futures=True)
     return _compact(images, good, errors, manifest)
 
 

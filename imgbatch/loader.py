@@ -8,7 +8,7 @@ exception in the loop, closing the generator) cancels what is queued and joins e
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from itertools import count
 from typing import Any
 
@@ -29,7 +29,12 @@ from .order import (
     shard,
     shard_size,
 )
-from .read import DEFAULT_MAX_FILE_BYTES
+from .read import (
+    DEFAULT_IO_BUFFER_BYTES,
+    DEFAULT_IO_WORKERS,
+    DEFAULT_MAX_FILE_BYTES,
+    open_source,
+)
 
 __all__ = ["ON_ERROR", "Loader"]
 
@@ -94,6 +99,12 @@ class Loader:
             validation loader the training ids; a label outside them is a ManifestError.
         label_type: ``"auto"``, ``"class"``, ``"int"`` or ``"float"`` (see
             :func:`~imgbatch.read_manifest`).
+        storage_options: for a label file or images at URLs (``s3://``, ``gs://``,
+            ``https://``, any fsspec protocol): passed to the fsspec filesystem
+            (``endpoint_url``, credentials...); None: the client's defaults (for S3 the AWS
+            environment and profiles, ``AWS_ENDPOINT_URL``). See docs/remote.md.
+        io_workers: remote reads in flight at once, fetched ahead of the decode threads.
+        io_buffer_bytes: fetched bytes waiting for the decode threads, at most.
 
     Example:
         >>> loader = Loader("labels.csv", batch_size=32, size=224)  # doctest: +SKIP
@@ -127,6 +138,9 @@ class Loader:
         max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES,
         classes: Sequence[str] | None = None,
         label_type: str = "auto",
+        storage_options: Mapping[str, Any] | None = None,
+        io_workers: int = DEFAULT_IO_WORKERS,
+        io_buffer_bytes: int = DEFAULT_IO_BUFFER_BYTES,
     ) -> None:  # fmt: skip
         self.batch_size = positive_int("batch_size", batch_size)
         if size is None:
@@ -146,7 +160,13 @@ class Loader:
         self.progress = flag("progress", progress)
         self.rank, self.world_size = distributed(rank, world_size)
         self.shard_mode = choice("shard_mode", shard_mode, SHARD_MODES)
-        self.manifest = as_manifest(labels, classes=classes, label_type=label_type)
+        self.manifest = as_manifest(
+            labels, classes=classes, label_type=label_type, storage_options=storage_options
+        )
+        self.source = open_source(
+            self.manifest.paths, storage_options=storage_options, io_workers=io_workers,
+            io_buffer_bytes=io_buffer_bytes,
+        )  # fmt: skip
         self._samples = shard_size(len(self.manifest), self.world_size, self.shard_mode)
         if self._samples == 0:
             msg = (
@@ -241,7 +261,7 @@ class Loader:
         return iter(EpochRun(self._plan(), cursors, self._log, self._position))
 
     def _plan(self) -> Plan:
-        sampler = Sampler(self.manifest, self.options, self.seed)
+        sampler = Sampler(self.manifest, self.options, self.seed, self.source)
         return Plan(
             sampler, workers=self.workers, prefetch=self.prefetch, batch_size=self.batch_size,
             drop_last=self.drop_last, progress=self.progress, batches=len(self),

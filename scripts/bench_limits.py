@@ -59,10 +59,10 @@ from _bench import (
 )
 
 import imgbatch
-from imgbatch._pipeline import sampler  # the read-ahead knob is internal
 from imgbatch.augment import RandomResizedCrop, sample_rng
 from imgbatch.decode import jpeg_size, reduction
 from imgbatch.normalize import Writer
+from imgbatch.read import FileSource  # the read-ahead knob is internal
 from imgbatch.transform import Decoder
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -227,14 +227,14 @@ def loader_rate(
     """
     (warm_page_cache if cached else evict_page_cache)(m.paths)
     loader = imgbatch.Loader(m, batch_size=batch_size, size=size, shuffle=False)
-    ahead = sampler.READ_AHEAD
-    sampler.READ_AHEAD = ahead if read_ahead else 0
+    ahead = FileSource.ahead
+    FileSource.ahead = ahead if read_ahead else 0
     try:
         start = time.perf_counter()
         images = sum(len(x) for x, _ in loader)
         return images / (time.perf_counter() - start)
     finally:
-        sampler.READ_AHEAD = ahead
+        FileSource.ahead = ahead
 
 
 def run_loader(labels: str, limit: int | None, size: int, batch_size: int) -> dict[str, Any]:

@@ -310,7 +310,7 @@ def count_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         reads.append(path)
         return read_bytes(path, **options)
 
-    monkeypatch.setattr("imgbatch._pipeline.sampler.read_bytes", counting)
+    monkeypatch.setattr("imgbatch.read.files.read_bytes", counting)
     return reads
 
 
@@ -367,16 +367,16 @@ def test_workers_ask_the_kernel_for_the_files_ahead_of_the_one_they_decode(
     def number(path: str) -> int:
         return int(Path(path).stem)
 
-    monkeypatch.setattr("imgbatch._pipeline.sampler.READ_AHEAD", ahead)
+    monkeypatch.setattr("imgbatch.read.files.FileSource.ahead", ahead)
     monkeypatch.setattr(
-        "imgbatch._pipeline.sampler.read_ahead", lambda p: events.append(("hint", number(p)))
+        "imgbatch.read.files.read_ahead", lambda p: events.append(("hint", number(p)))
     )
 
     def reading(path: str, **options: Any) -> bytes:
         events.append(("read", number(path)))
         return read_bytes(path, **options)
 
-    monkeypatch.setattr("imgbatch._pipeline.sampler.read_bytes", reading)
+    monkeypatch.setattr("imgbatch.read.files.read_bytes", reading)
     loader = uint8_loader(identity(20), batch_size=8, workers=1, shuffle=False)
     assert flat(epoch_ids(loader)) == list(range(20))
     hints = [k for what, k in events if what == "hint"]
@@ -405,7 +405,7 @@ def test_workers_share_each_batch_image_by_image(
             time.sleep(0.1)
         return read_bytes(path, **options)
 
-    monkeypatch.setattr("imgbatch._pipeline.sampler.read_bytes", reading)
+    monkeypatch.setattr("imgbatch.read.files.read_bytes", reading)
     loader = uint8_loader(identity(8), batch_size=8, workers=2, shuffle=False)
     assert epoch_ids(loader) == [list(range(8))]
     assert len({readers[k] for k in range(4)}) == 2
@@ -429,7 +429,7 @@ def test_an_unexpected_worker_error_reaches_the_caller_and_threads_end(
         msg = f"disk on fire at {path}"
         raise RuntimeError(msg)
 
-    monkeypatch.setattr("imgbatch._pipeline.sampler.read_bytes", broken)
+    monkeypatch.setattr("imgbatch.read.files.read_bytes", broken)
     before = threading.active_count()
     with pytest.raises(RuntimeError, match="disk on fire"):
         list(uint8_loader(identity(10), batch_size=2))

@@ -55,7 +55,7 @@ def test_waiting_tells_which_side_is_slow(labels: Path, monkeypatch: pytest.Monk
         time.sleep(0.01)
         return real(path, **options)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("imgbatch._pipeline.sampler.read_bytes", slow_read)
+    monkeypatch.setattr("imgbatch.read.files.read_bytes", slow_read)
     list(loader)  # a slow loader and a quick loop: the loop waits
     slow_read_stats = loader.stats()
     assert slow_read_stats is not None and slow_read_stats.epoch == 1

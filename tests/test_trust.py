@@ -403,7 +403,7 @@ def test_running_out_of_memory_while_reading_is_an_image_read_error(
     def exhausted(*args: object, **kwargs: object) -> bytes:
         raise MemoryError
 
-    monkeypatch.setattr("imgbatch.read._read_all", exhausted)
+    monkeypatch.setattr("imgbatch.read.files._read_all", exhausted)
     with pytest.raises(ImageReadError) as info:
         load_image(path)
     assert info.value.path == str(path)

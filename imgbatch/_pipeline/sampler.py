@@ -13,26 +13,25 @@ import numpy as np
 from ..errors import ImageReadError
 from ..manifest import Manifest
 from ..options import ImageOptions
-from ..read import read_ahead, read_bytes
+from ..read import FILES, READ_AHEAD, Source
 
 __all__ = ["READ_AHEAD", "Failures", "Filled", "Sampler", "Slots"]
 
 Failures: TypeAlias = "list[tuple[int, ImageReadError]]"
 Filled: TypeAlias = "tuple[Failures, list[int]]"  # what one decode task returns
 
-#: How many files ahead of the one being decoded each worker asks the kernel to read.
-READ_AHEAD = 16
-
 
 class Slots:
     """A batch's slots, handed out one at a time to whichever worker asks next."""
 
-    __slots__ = ("_lock", "_next", "epoch", "images", "indices", "paths")
+    __slots__ = ("_lock", "_next", "epoch", "images", "indices", "paths", "reads")
 
     def __init__(
-        self, indices: list[int], paths: list[str], images: np.ndarray, epoch: int
-    ) -> None:
+        self, indices: list[int], paths: list[str], images: np.ndarray, epoch: int,
+        reads: Source = FILES,
+    ) -> None:  # fmt: skip
         self.indices, self.paths, self.images, self.epoch = indices, paths, images, epoch
+        self.reads = reads  # the iteration's read session
         self._next = 0
         self._lock = threading.Lock()
 
@@ -51,6 +50,7 @@ class Sampler:
     manifest: Manifest
     options: ImageOptions
     seed: int = 0
+    source: Source = FILES  # where the bytes come from (imgbatch.read)
 
     def fill(
         self,
@@ -59,17 +59,19 @@ class Sampler:
         path: str | None = None,
         epoch: int = 0,
         times: list[int] | None = None,
+        reads: Source | None = None,
     ) -> ImageReadError | None:
         """Read, decode, augment and write row ``index`` of ``epoch`` into ``out``; the error,
         or None. ``times`` gets each stage's nanoseconds added (read, decode, transform,
-        write): five clock reads, well under 1 us per image."""
+        write): five clock reads, well under 1 us per image. ``reads``: the iteration's read
+        session (None: the source, read directly)."""
         if path is None:
             path = self.manifest.paths[index]
         line = int(self.manifest.lines[index])
         options, seed = self.options, self.seed
         start = perf_counter_ns()
         try:
-            data = read_bytes(path, max_bytes=options.max_file_bytes)
+            data = (reads or self.source).read(path, row=index, max_bytes=options.max_file_bytes)
             read = perf_counter_ns()
             rng = options.rng(seed, epoch, index)
             image = options.decoder(data, path, rng)
@@ -101,10 +103,12 @@ class Sampler:
         and finish it together, however unequal the images' decode times (no core waits while
         another decodes the rest of a fixed share, at the end of an epoch say). Once ``stop``
         is set the rest is left unfilled: the batch is being thrown away. The file
-        ``READ_AHEAD`` slots ahead is asked of the kernel before each decode, so that reading
-        from disk overlaps decoding (a no-op when it is already cached).
+        ``reads.ahead`` slots ahead (:data:`READ_AHEAD` for local files) is hinted to the read
+        session before each decode, so that reading from disk overlaps decoding (a no-op when
+        it is already cached).
         """
-        ahead, paths, n = READ_AHEAD, slots.paths, len(slots.paths)
+        reads = slots.reads
+        ahead, paths, n = reads.ahead, slots.paths, len(slots.paths)
         failures = []
         times = [0, 0, 0, 0]
         while stop is None or not stop.is_set():
@@ -113,10 +117,11 @@ class Sampler:
                 break
             if ahead and k == 0:  # the batch's first files; then one more per slot taken
                 for path in paths[:ahead]:
-                    read_ahead(path)
+                    reads.hint(path)
             if ahead and k + ahead < n:
-                read_ahead(paths[k + ahead])
-            error = self.fill(slots.indices[k], slots.images[k], paths[k], slots.epoch, times)
+                reads.hint(paths[k + ahead])
+            index = slots.indices[k]
+            error = self.fill(index, slots.images[k], paths[k], slots.epoch, times, reads)
             if error is not None:
                 failures.append((k, error))
         return failures, times

@@ -52,6 +52,7 @@ class Workers:
         self.count = count
         self.pool = ThreadPoolExecutor(count, thread_name_prefix="imgbatch")
         self.stop = threading.Event()
+        self.reads = sampler.source.session()  # the iteration's reads (remote: fetched ahead)
 
     def submit(self, cursor: EpochCursor, indices: np.ndarray) -> InFlight:
         """A fresh batch array for ``indices``, and the decode tasks that fill it."""
@@ -59,7 +60,10 @@ class Workers:
         images = options.writer.empty(len(indices), options.decoder.size or (0, 0))
         batch = InFlight(cursor, images, indices.tolist())
         paths = self.sampler.manifest.paths
-        slots = Slots(batch.indices, [paths[i] for i in batch.indices], images, cursor.epoch)
+        slots = Slots(
+            batch.indices, [paths[i] for i in batch.indices], images, cursor.epoch, self.reads
+        )
+        self.reads.want(slots.paths, batch.indices, max_bytes=options.max_file_bytes)
         # One task per worker per batch, sharing the slots: tasks of a quarter batch each had
         # cost 5-10% more CPU per image (paired in-process rounds).
         tasks = min(self.count, len(batch.indices))
@@ -70,4 +74,5 @@ class Workers:
     def close(self) -> None:
         """Stop the running tasks, drop the queued ones, and join every thread."""
         self.stop.set()
+        self.reads.close()  # first: a decode thread waiting for a fetch gets an error at once
         self.pool.shutdown(wait=True, cancel_futures=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 from array import array
-from collections.abc import Iterable, Sequence
-from typing import TypeAlias
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -98,11 +98,13 @@ LabelSource: TypeAlias = "str | os.PathLike[str] | Manifest"
 
 
 def as_manifest(
-    labels: LabelSource, *, classes: Sequence[str] | None = None, label_type: str = "auto"
-) -> Manifest:
+    labels: LabelSource, *, classes: Sequence[str] | None = None, label_type: str = "auto",
+    storage_options: Mapping[str, Any] | None = None,
+) -> Manifest:  # fmt: skip
     """A Manifest as given, or read from a label file or a class folder.
 
-    ``classes`` and ``label_type`` are passed to :func:`read_manifest` or :func:`read_folder`.
+    ``classes`` and ``label_type`` are passed to :func:`read_manifest` or :func:`read_folder`,
+    ``storage_options`` to :func:`read_manifest` (a label file at a URL).
     A Manifest given must already have them: its classes equal to ``classes`` (else a
     :class:`ManifestError`; ``manifest.with_classes(classes)`` renumbers one), its labels of
     ``label_type``. It is never renumbered here: ids that change between the Manifest the caller
@@ -123,7 +125,9 @@ def as_manifest(
     if os.path.isdir(labels):
         folder_type = "class" if label_type == "auto" else label_type  # "int": an error there
         return read_folder(labels, classes=pinned, label_type=folder_type)
-    return read_manifest(labels, classes=pinned, label_type=label_type)
+    return read_manifest(
+        labels, classes=pinned, label_type=label_type, storage_options=storage_options
+    )
 
 
 def _check_given(manifest: Manifest, classes: tuple[str, ...] | None, label_type: str) -> None:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
-from collections.abc import Sequence
-from typing import BinaryIO
+from collections.abc import Mapping, Sequence
+from typing import Any, BinaryIO
 
-from ..errors import ManifestError
+from ..errors import ImageReadError, ManifestError
+from ..urls import is_url, url_parent
 from .builder import Builder
 from .delimited import parse_delimited, parse_txt
 from .jsonl import parse_jsonl
 from .label_types import check_classes, check_label_type
 from .lines import TextLines
-from .table import Manifest
+from .table import Manifest, absolute_root
 
 __all__ = ["EXTENSION_FORMATS", "MANIFEST_FORMATS", "read_manifest"]
 
@@ -38,6 +40,7 @@ def read_manifest(
     root: str | os.PathLike[str] | None = None,
     label_type: str = "auto",
     classes: Sequence[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Manifest:
     """Read a label file into a :class:`Manifest`.
 
@@ -51,6 +54,9 @@ def read_manifest(
 
     A UTF-8 BOM, CRLF line endings, blank lines and lines starting with ``#`` are allowed.
     Relative paths are resolved against the label file's own folder, or ``root`` when given.
+    The label file, ``root`` and the paths in it may be URLs (``s3://``, ``gs://``,
+    ``https://``, any fsspec protocol; see docs/remote.md): the file is read through fsspec with
+    ``storage_options``, and a relative path in a label file at a URL is a URL beside it.
 
     Labels (``label_type="auto"``): all integers stay integers (``m.classes`` is None); all
     numbers become float32 regression targets; anything else is a class name, numbered in
@@ -71,6 +77,8 @@ def read_manifest(
         label_type: ``"auto"``, ``"class"``, ``"int"`` or ``"float"`` (see above).
         classes: class names, id = position: every label must be one of them (they are class
             names, never numbers), and ``m.classes`` is this tuple even where a class has no row.
+        storage_options: passed to the fsspec filesystem of a label file at a URL (an
+            ``endpoint_url``, credentials); the loader's own ``storage_options`` read the images.
 
     Raises:
         ManifestError: the file is missing, not a regular file, empty, not UTF-8, a row is
@@ -87,9 +95,13 @@ def read_manifest(
     _check_options(format, path_column, label_column)
     label_type = check_label_type(label_type)
     pinned = check_classes(classes, label_type)
-    with _open(source) as handle:
+    remote = is_url(source)
+    with _open_url(source, storage_options) if remote else _open(source) as handle:
         builder, fmt = _parse(handle, source, format, path_column, label_column)
-    base = os.path.abspath(root if root is not None else os.path.dirname(os.path.abspath(source)))
+    if root is not None:
+        base = absolute_root(root)
+    else:
+        base = url_parent(source) if remote else os.path.dirname(os.path.abspath(source))
     return builder.build(base, fmt, label_type=label_type, classes=pinned)
 
 
@@ -131,6 +143,18 @@ def _open(source: str) -> BinaryIO:
     except BaseException:
         os.close(fd)
         raise
+
+
+def _open_url(source: str, storage_options: Mapping[str, Any] | None) -> BinaryIO:
+    """A label file at a URL, fetched whole (retried as images are) into memory."""
+    from ..read import RemoteSource  # the read stage, and fsspec, only for a URL
+
+    try:
+        data = RemoteSource(storage_options).read(source, max_bytes=None)
+    except ImageReadError as e:
+        reason = "no such label file" if e.reason.startswith("no such") else e.reason
+        raise ManifestError(source, None, reason) from None
+    return io.BytesIO(data)
 
 
 def _file_kind(mode: int) -> str:

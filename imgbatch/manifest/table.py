@@ -10,9 +10,29 @@ from typing import overload
 import numpy as np
 
 from ..errors import ManifestError
+from ..urls import is_url, url_join
 from .label_types import class_names, not_a_class
 
-__all__ = ["Manifest", "PathTable"]
+__all__ = ["Manifest", "PathTable", "absolute_root", "resolve"]
+
+
+def absolute_root(root: str | os.PathLike[str]) -> str:
+    """A folder paths are resolved against: a URL as it is, a local folder made absolute."""
+    text = os.fspath(root)
+    return text if is_url(text) else os.path.abspath(text)
+
+
+def resolve(root: str, path: str) -> str:
+    """``path`` as written in a manifest, resolved against ``root`` (a folder or a URL): an
+    absolute URL stays as it is.
+
+    Example:
+        >>> resolve("s3://bucket/train", "cat/1.jpg"), resolve("/data", "https://h/2.jpg")
+        ('s3://bucket/train/cat/1.jpg', 'https://h/2.jpg')
+    """
+    if is_url(root):
+        return url_join(root, path)
+    return path if is_url(path) else os.path.join(root, path)
 
 
 class PathTable(Sequence[str]):
@@ -23,12 +43,14 @@ class PathTable(Sequence[str]):
     page by page through reference-count writes (pytorch/pytorch#13246).
     """
 
-    __slots__ = ("_buffer", "_offsets", "root")
+    __slots__ = ("_buffer", "_offsets", "has_urls", "root")
 
     def __init__(self, buffer: bytes, offsets: np.ndarray, root: str) -> None:
         self._buffer = buffer
         self._offsets = offsets
         self.root = root
+        #: a URL root, or a row that is a URL (one search of the buffer, at construction)
+        self.has_urls = is_url(root) or b"://" in buffer
 
     @classmethod
     def from_strings(cls, paths: Iterable[str], root: str) -> PathTable:
@@ -49,6 +71,8 @@ class PathTable(Sequence[str]):
     def __getitem__(self, index: int | slice) -> str | list[str]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
+        if self.has_urls:  # s3://, https://...: resolved as URLs are
+            return resolve(self.root, self.relative(index))
         return os.path.join(self.root, self.relative(index))
 
     def relative(self, index: int) -> str:
@@ -123,7 +147,7 @@ class Manifest:
         if isinstance(paths, PathTable):
             table = paths if root is None else PathTable(paths._buffer, paths._offsets, str(root))
         else:
-            table = PathTable.from_strings(paths, os.path.abspath(root or os.curdir))
+            table = PathTable.from_strings(paths, absolute_root(root or os.curdir))
         label_array = _label_array(labels, len(table))
         self.classes = tuple(classes) if classes is not None else None
         if self.classes is not None and len(label_array):
