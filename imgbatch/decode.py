@@ -176,12 +176,16 @@ def decode_bytes(
     color: str = "rgb",
     reduce: int = 1,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    fast: bool = False,
 ) -> np.ndarray:
     """Decode an encoded image to 8-bit ``(H, W, 3)`` in ``color`` order, or ``(H, W)`` for gray.
 
     The format is found from the content, not the file name (a PNG named ``.jpg`` works), and the
     EXIF orientation is applied. ``reduce`` (2, 4 or 8) decodes a JPEG at that fraction of its
-    size in the DCT domain, several times faster; it is ignored for other formats. An image
+    size in the DCT domain, several times faster; it is ignored for other formats. ``fast``
+    decodes a JPEG with libjpeg-turbo's fast integer IDCT and box chroma upsampling, about 10%
+    faster and a level or so off per pixel: for an image about to be shrunk, where the resize
+    averages that away (the loader's default path does so). An image
     whose header promises more than ``max_pixels`` pixels as decoded (None: no cap) is refused
     before any pixel is decoded, and one whose data disagree with its header is corrupt.
 
@@ -203,7 +207,7 @@ def decode_bytes(
     # A reduced decode that fails is retried at full size to name what is wrong, unless that
     # full size is itself over the cap (a header claiming 30000 x 30000 must not be tried).
     full_ok = max_pixels is None or full is None or full[0] * full[1] <= max_pixels
-    image = _decode_any(data, path, color, reduce, retry_full=full_ok)
+    image = _decode_any(data, path, color, reduce, retry_full=full_ok, fast=fast)
     if full is not None:
         _check_agrees(path, full, reduce if jpeg else 1, image.shape[:2])
     elif max_pixels is not None:  # a format whose header imgbatch does not read: after decoding
@@ -212,11 +216,17 @@ def decode_bytes(
 
 
 def _decode_any(
-    data: bytes, path: str | os.PathLike[str], color: str, reduce: int, *, retry_full: bool
+    data: bytes,
+    path: str | os.PathLike[str],
+    color: str,
+    reduce: int,
+    *,
+    retry_full: bool,
+    fast: bool = False,
 ) -> np.ndarray:
     """Decode with simplejpeg (JPEG) or cv2, Pillow as the fallback."""
     if data.startswith(b"\xff\xd8"):
-        jpeg = _decode_jpeg(data, path, color, reduce)
+        jpeg = _decode_jpeg(data, path, color, reduce, fast=fast)
         if jpeg is not None:
             return jpeg
     detail = ""
@@ -247,6 +257,9 @@ def _corrupt_reason(error: Exception) -> str:
 
 
 _SIMPLEJPEG_COLORSPACES = {"rgb": "RGB", "bgr": "BGR", "gray": "GRAY"}
+# libjpeg-turbo's fast integer IDCT and box chroma upsampling: ~10% off a JPEG decode, at about
+# a level per pixel before any resize (docs/performance.md has the measurements).
+_FAST = {"fastdct": True, "fastupsample": True}
 # EXIF orientation -> what turns the stored pixels upright (PIL's ImageOps.exif_transpose).
 _ORIENT: dict[int, Callable[[np.ndarray], Any]] = {
     2: lambda im: cv2.flip(im, 1),
@@ -260,7 +273,7 @@ _ORIENT: dict[int, Callable[[np.ndarray], Any]] = {
 
 
 def _decode_jpeg(
-    data: bytes, path: str | os.PathLike[str], color: str, reduce: int
+    data: bytes, path: str | os.PathLike[str], color: str, reduce: int, *, fast: bool
 ) -> np.ndarray | None:
     """A JPEG decoded strictly by libjpeg-turbo (simplejpeg), upright; None to let cv2 try.
 
@@ -283,7 +296,9 @@ def _decode_jpeg(
             return None  # a header libjpeg-turbo cannot read at all: cv2 and Pillow decide
         # Read only when lenient: a warning (stray bytes between the header's segments).
         raise ImageReadError(path, _corrupt_reason(strict_error)) from None
-    size = {"min_height": -(-height // reduce), "min_width": -(-width // reduce)}
+    size: dict[str, Any] = {"min_height": -(-height // reduce), "min_width": -(-width // reduce)}
+    if fast:
+        size.update(_FAST)
     try:
         image: np.ndarray = simplejpeg.decode_jpeg(data, colorspace=space, **size)
     except MemoryError:

@@ -127,12 +127,15 @@ class Decoder:
             return image[..., None] if image.ndim == 2 else image
         header = None
         reduce = 1
+        fast = False
         if self.size is not None and self.interpolation is None:
             header = decode.jpeg_size(data)
             if header is not None:
-                reduce = decode.reduction(header, self._decode_target())
+                target = self._decode_target()
+                reduce = decode.reduction(header, target)
+                fast = _shrinks(header, reduce, target)
         image = decode.decode_bytes(
-            data, path, color=self.color, reduce=reduce, max_pixels=self.max_pixels
+            data, path, color=self.color, reduce=reduce, max_pixels=self.max_pixels, fast=fast
         )
         if self.size is not None:
             extent = None
@@ -199,8 +202,9 @@ class Decoder:
             return self._crop_resize(image, window, 1)
         window = self.random_crop.window(rng, *oriented)
         reduce = _window_reduction(window, self.size)
+        fast = _shrinks(window[2:], reduce, self.size)
         image = decode.decode_bytes(
-            data, path, color=self.color, reduce=reduce, max_pixels=self.max_pixels
+            data, path, color=self.color, reduce=reduce, max_pixels=self.max_pixels, fast=fast
         )
         if image.shape[:2] != tuple(-(-side // reduce) for side in oriented):
             # The decoder disagreed with the header (it fell back to a full decode, or the
@@ -233,6 +237,15 @@ class Decoder:
             image, matrix, (dst_w, dst_h), flags=flags, borderMode=cv2.BORDER_REPLICATE
         )
         return warped
+
+
+def _shrinks(region: tuple[int, int], reduce: int, target: tuple[int, int]) -> bool:
+    """Whether ``region`` (full-size pixels), decoded at 1/``reduce``, is shrunk to ``target``.
+
+    Only then does the loader decode fast (:func:`decode.decode_bytes`'s ``fast``): the resize
+    averages the fast IDCT's and box upsampling's level or so away; an enlargement would not.
+    """
+    return all(side / reduce >= want for side, want in zip(region, target, strict=True))
 
 
 def _window_reduction(window: _Window, size: tuple[int, int]) -> int:

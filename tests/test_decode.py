@@ -15,6 +15,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+import simplejpeg
 from PIL import Image, ImageOps
 
 import imgbatch
@@ -234,7 +235,13 @@ def test_exif_orientation_before_resize(tmp_path: Path) -> None:
     with Image.open(path) as im:
         upright = np.ascontiguousarray(ImageOps.exif_transpose(im).convert("RGB"))
     reference = cv2.resize(upright, (12, 20), interpolation=cv2.INTER_AREA)
-    assert_image_similar(load_image(path, size=(20, 12), dtype="uint8"), reference, JPEG_TOLERANCE)
+    out = load_image(path, size=(20, 12), dtype="uint8")
+    # The shrink decodes fast (box chroma upsampling smears the red/blue/green edges by a pixel:
+    # 4.3 levels mean here); each wrong orientation is 24 levels or more off.
+    assert_image_similar(out, reference, 6.0)
+    for wrong in (upright[::-1], upright[:, ::-1], upright[::-1, ::-1]):
+        other = cv2.resize(np.ascontiguousarray(wrong), (12, 20), interpolation=cv2.INTER_AREA)
+        assert np.abs(out.astype(float) - other).mean() > 20
 
 
 # ---------------------------------------------------------------------------------------------
@@ -937,7 +944,16 @@ def test_large_jpegs_decode_reduced_then_linear(tmp_path: Path, color: str) -> N
     assert reduced.shape[:2] == (250, 350)
     expected = cv2.resize(reduced, (224, 224), interpolation=cv2.INTER_LINEAR)
     out = load_image(path, size=224, color=color, dtype="uint8")
-    assert_image_similar(out.reshape(expected.shape), expected, 0)
+    # The same reduced decode and linear resize, but libjpeg-turbo's fast IDCT and upsampling
+    # (a shrink): 0.69 levels mean from cv2's accurate decode here.
+    assert_image_similar(out.reshape(expected.shape), expected, 1.0)
+    space = {"rgb": "RGB", "bgr": "BGR", "gray": "GRAY"}[color]
+    fast = simplejpeg.decode_jpeg(
+        path.read_bytes(), colorspace=space, fastdct=True, fastupsample=True, min_height=250
+    )
+    assert fast.shape[:2] == (250, 350)
+    exact = cv2.resize(fast, (224, 224), interpolation=cv2.INTER_LINEAR)
+    assert_image_similar(out.reshape(exact.shape), exact.reshape(expected.shape), 0)
 
 
 def test_fast_path_quality_against_full_decode_and_area(tmp_path: Path) -> None:
