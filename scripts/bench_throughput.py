@@ -7,6 +7,9 @@ Cases (the framework ones run only when the framework is installed):
 - ``load_eager``: ``imgbatch.load_eager`` then batches sliced out of the array (its first batch
   comes when everything is loaded);
 - ``imgbatch-w1``, ``imgbatch-w2``: ``imgbatch.Loader(..., workers=1|2, shuffle=False)``;
+- ``imgbatch-job-t1``: imgbatch's per-image job (decode, geometry, augmentation, the float32
+  write into a fresh batch array) on the calling thread from bytes read into memory first: no
+  loader, no threads. Twice its rate is what 2 cores can give imgbatch's job (the ceiling);
 - ``torch-pil-w0``, ``torch-pil-w2``: a map-style ``Dataset`` with
   ``PIL.Image.open().convert("RGB")``, ``resize(BILINEAR)`` and a hand-written to-tensor (CHW
   float32 / 255; no torchvision), in a ``DataLoader`` with ``num_workers`` 0 or 2;
@@ -111,6 +114,7 @@ import cv2
 import numpy as np
 
 import imgbatch
+from imgbatch.options import ImageOptions
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_LABELS = REPO / "bench_data" / "imagenet-like" / "labels.csv"
@@ -214,6 +218,27 @@ def _imgbatch(workers: int) -> Setup:
         return lambda: loader
 
     return setup
+
+
+def _imgbatch_job(job: Job) -> Callable[[], Iterable[Batch]]:
+    """imgbatch's per-image job on one thread from bytes in memory: what one core gives."""
+    augment = None
+    if job.train:
+        crop = imgbatch.RandomResizedCrop(scale=SCALE, ratio=RATIO)
+        augment = [crop, imgbatch.RandomHorizontalFlip(p=FLIP_P)]
+    options = ImageOptions(size=job.size, augment=augment)
+    blobs = [Path(p).read_bytes() for p in job.paths]  # untimed: no disk, no page cache
+
+    def epoch() -> Iterator[Batch]:
+        for start in range(0, len(blobs), job.batch_size):
+            rows = range(start, min(start + job.batch_size, len(blobs)))
+            out = np.empty((len(rows), *options.image_shape), np.float32)
+            for slot, row in enumerate(rows):
+                image = options.image(blobs[row], job.paths[row], row=row)
+                options.writer.write(image, out[slot])
+            yield out, job.labels[rows.start : rows.stop]
+
+    return epoch
 
 
 def crop_window(
@@ -498,6 +523,7 @@ CASES = {
         Case("load_eager", _load_eager, trains=False),
         Case("imgbatch-w1", _imgbatch(1)),
         Case("imgbatch-w2", _imgbatch(2)),
+        Case("imgbatch-job-t1", _imgbatch_job),
         Case("torch-pil-w0", _torch("pil", 0), requires="torch"),
         Case("torch-pil-w2", _torch("pil", 2), requires="torch", processes=2),
         Case("torch-cv2-w0", _torch("cv2", 0), requires="torch"),
@@ -729,6 +755,27 @@ def render(results: dict[str, dict[str, Any]], *, markdown: bool) -> str:
     return table(columns, rows, align=align)
 
 
+JOB = "imgbatch-job-t1"
+
+
+def ceiling_lines(results: dict[str, dict[str, Any]], cores: int) -> list[str]:
+    """What the cores give imgbatch's job (``cores`` x its one-thread rate), against each case.
+
+    Where the ceiling is below a target ratio to a peer, no loader built on this job reaches it
+    on this machine: the job itself (the decoder first) must get cheaper.
+    """
+    job = results.get(JOB, {}).get("median")
+    if job is None:
+        return []
+    ceiling = cores * job["images_per_s"]
+    lines = [f"ceiling: {cores} cores x {JOB} = {ceiling:,.0f} images/s"]
+    for name, result in results.items():
+        med = result.get("median")
+        if med is not None and name != JOB:
+            lines.append(f"  ceiling / {name} = {ceiling / med['images_per_s']:.2f}x")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments; run the benchmark, or (``--run-case``) one run of one case."""
     argv = sys.argv[1:] if argv is None else argv
@@ -840,6 +887,9 @@ def main(argv: list[str] | None = None) -> int:
         "the case's process (ru_maxrss); worker: the largest DataLoader worker's peak, pages "
         "shared with the main process by fork included, so main + 2 x worker overstates it."
     )
+    ceiling = ceiling_lines(results, os.cpu_count() or 1)
+    if ceiling:
+        print("\n" + "\n".join(ceiling))
     if args.markdown:
         print()
         print(f"**{dataset}**: {heading[0].split(': ', 1)[1]}.")
@@ -861,6 +911,7 @@ def main(argv: list[str] | None = None) -> int:
                 "train": args.train,
             },
             "skipped": skipped,
+            "ceiling": ceiling,
             "cases": results,
         }
         args.json_out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
@@ -21,6 +23,7 @@ import bench_limits  # noqa: E402
 import bench_throughput  # noqa: E402
 
 R = bench_throughput.REFERENCE
+JOB = bench_throughput.JOB
 
 
 def test_each_case_is_set_against_the_reference_runs_on_either_side() -> None:
@@ -56,14 +59,35 @@ def test_bench_throughput_train(tmp_path: Path, capsys: pytest.CaptureFixture[st
     out = tmp_path / "train.json"
     argv = ["--train", "--labels", str(LABELS), "--limit", "8", "--repeats", "1"]
     # A pattern, not the name: without torch the case is skipped instead of an error.
-    argv += ["--cases", f"handwritten*,{R},torch-pil-w0*", "--batch-size", "4"]
+    argv += ["--cases", f"handwritten*,{R},{JOB},torch-pil-w0*", "--batch-size", "4"]
     assert bench_throughput.main([*argv, "--json-out", str(out)]) == 0
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["settings"]["train"] is True
     assert report["skipped"]["handwritten"] == "does not apply with --train"
     assert all(run["images"] == 8 for case in report["cases"].values() for run in case["runs"])
     assert report["cases"][R]["median"]["shape"] == [4, 224, 224, 3]
-    assert "random resized crop" in capsys.readouterr().out
+    assert report["cases"][JOB]["median"]["shape"] == [4, 224, 224, 3]
+    text = capsys.readouterr().out
+    assert "random resized crop" in text
+    job_rate = report["cases"][JOB]["median"]["images_per_s"]
+    cores = os.cpu_count() or 1
+    assert (
+        report["ceiling"][0] == f"ceiling: {cores} cores x {JOB} = {cores * job_rate:,.0f} images/s"
+    )
+    assert f"  ceiling / {R} = " in text
+
+
+def test_the_job_case_gives_the_loaders_images(tmp_path: Path) -> None:
+    # The one-thread job is the loader's own work: the same arrays, batch for batch.
+    manifest = bench_throughput.read_rows(LABELS, 8)
+    for train in (False, True):
+        job = bench_throughput.Job(manifest, list(manifest.paths), manifest.labels, 32, 3, train)
+        ours = list(bench_throughput.CASES[JOB].setup(job)())
+        loader = list(bench_throughput.CASES["imgbatch-w1"].setup(job)())
+        assert len(ours) == len(loader) == 3
+        for (x, y), (lx, ly) in zip(ours, loader, strict=True):
+            np.testing.assert_array_equal(x, lx)
+            np.testing.assert_array_equal(y, ly)
 
 
 @pytest.mark.slow
