@@ -47,6 +47,8 @@ bench: $(BENCH_STAMP)  ## build bench_data/, then throughput, limits, quality an
 	$(PY) scripts/bench_throughput.py --train --labels $(CAMERA) --markdown --json-out bench_results/throughput-train-camera.json
 	$(PY) scripts/bench_limits.py --labels $(IMAGENET) --limit 2000 --markdown --json-out bench_results/limits-imagenet.json
 	$(PY) scripts/bench_limits.py --labels $(CAMERA) --limit 200 --markdown --json-out bench_results/limits-camera.json
+	$(PY) scripts/bench_jpeg.py --labels $(IMAGENET) --limit 1000
+	$(PY) scripts/bench_jpeg.py --labels $(CAMERA) --limit 100
 	$(PY) scripts/bench_memory.py sample_data/labels.csv --repeats 3 --csv bench_results/memory.csv --plot bench_results/memory.png
 	$(PY) scripts/bench_manifest.py --markdown
 

@@ -19,6 +19,7 @@ SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 LABELS = SCRIPTS.parent / "sample_data" / "labels.csv"
 sys.path.insert(0, str(SCRIPTS))
 
+import bench_jpeg  # noqa: E402
 import bench_limits  # noqa: E402
 import bench_throughput  # noqa: E402
 
@@ -144,3 +145,20 @@ def test_a_peer_that_does_not_load_is_skipped_with_its_error(
     )
     ok = bench_throughput.Case("ok", bench_throughput.CASES["handwritten"].setup, probe="import os")
     assert bench_throughput.probe_failure(ok) is None
+
+
+@pytest.mark.slow
+def test_bench_jpeg_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    jpegs = tmp_path / "jpegs.csv"
+    rows = [line for line in LABELS.read_text().splitlines()[1:] if ".jpg," in line][:6]
+    jpegs.write_text(
+        "path,label\n" + "".join(f"{SCRIPTS.parent / 'sample_data'}/{r}\n" for r in rows)
+    )
+    argv = ["--labels", str(jpegs), "--repeats", "1", "--quality-files", "3"]
+    assert bench_jpeg.main(argv) == 0
+    text = capsys.readouterr().out
+    assert "6 files" in text
+    for name in bench_jpeg.VARIANTS:
+        assert f"| {name} |" in text
+    baseline = next(line for line in text.splitlines() if line.startswith("| cv2.imdecode |"))
+    assert baseline.count("1.00x") == 2
