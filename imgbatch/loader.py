@@ -35,6 +35,7 @@ from .read import (
     DEFAULT_MAX_FILE_BYTES,
     open_source,
 )
+from .resume import STATE_VERSION, ResumePoint, check_same, fingerprint, resume_point
 
 __all__ = ["ON_ERROR", "Loader"]
 
@@ -155,6 +156,7 @@ class Loader:
         self.prefetch = non_negative_int("prefetch", prefetch)
         self.on_error = choice("on_error", on_error, ON_ERROR)
         self.seed = _seed(seed)
+        self._seed_given = seed is not None  # else a state's seed is taken on resume
         self.shuffle = flag("shuffle", shuffle)
         self.drop_last = flag("drop_last", drop_last)
         self.progress = flag("progress", progress)
@@ -176,8 +178,10 @@ class Loader:
             raise ValueError(msg)
         self._log = ErrorLog(self.on_error)
         self._position = Position()
-        self._resume: tuple[int, int] | None = None
+        self._resume: tuple[int, int] | None = None  # (epoch, batches to skip)
+        self._start: tuple[int, int] | None = None  # (epoch, rows served before a resume)
         self._order_cache: tuple[int, np.ndarray] | None = None
+        self._fingerprint: str | None = None
 
     def __len__(self) -> int:
         """Batches per epoch for this rank (in skip mode, skipped files can make it shorter)."""
@@ -264,7 +268,7 @@ class Loader:
         sampler = Sampler(self.manifest, self.options, self.seed, self.source)
         return Plan(
             sampler, workers=self.workers, prefetch=self.prefetch, batch_size=self.batch_size,
-            drop_last=self.drop_last, progress=self.progress, batches=len(self),
+            drop_last=self.drop_last, progress=self.progress,
         )  # fmt: skip
 
     def _order(self, epoch: int) -> np.ndarray:
@@ -273,9 +277,19 @@ class Loader:
         if cached is not None and cached[0] == epoch:
             return cached[1]
         order = epoch_order(len(self.manifest), shuffle=self.shuffle, seed=self.seed, epoch=epoch)
-        order = shard(order, rank=self.rank, world_size=self.world_size, mode=self.shard_mode)
+        rest = order[self._start_of(epoch) :]  # all of it unless resumed at another world size
+        order = shard(rest, rank=self.rank, world_size=self.world_size, mode=self.shard_mode)
         self._order_cache = (epoch, order)
         return order
+
+    def _start_of(self, epoch: int) -> int:
+        """Rows of ``epoch``'s permutation served before an elastic resume into it (else 0)."""
+        return self._start[1] if self._start is not None and self._start[0] == epoch else 0
+
+    def _batches(self, epoch: int) -> int:
+        """This rank's batch count in ``epoch``: ``len(self)``, or fewer after a resume into it
+        at another world size."""
+        return batch_count(len(self._order(epoch)), self.batch_size, drop_last=self.drop_last)
 
     def _cursor(self, epoch: int) -> EpochCursor:
         cursor = EpochCursor(self._order(epoch), epoch, self.batch_size, self.drop_last)
@@ -291,7 +305,10 @@ class Loader:
 
         The same arrays a ``for`` over that epoch yields at that position, when no file fails
         (with ``on_error="skip"`` a failed file is left out of the batch rather than replaced).
-        This is what Keras' ``PyDataset`` and resumption build on.
+        This is what Keras' ``PyDataset`` and resumption build on. After
+        :meth:`load_state_dict` of a state from another world size, the epoch resumed into is
+        the rest of that epoch cut across this loader's ranks: ``index`` counts its batches
+        from that point, so there are fewer than ``len(loader)``.
 
         Example:
             >>> images, labels = loader.batch(3, epoch=1)  # doctest: +SKIP
@@ -299,13 +316,14 @@ class Loader:
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
             msg = f"batch index must be an int, got {index!r}"
             raise TypeError(msg)
-        if not -len(self) <= index < len(self):
-            msg = f"batch index {index} out of range for {len(self)} batches per epoch"
+        e = self.epoch if epoch is None else non_negative_int("epoch", epoch)
+        batches = self._batches(e)
+        if not -batches <= index < batches:
+            what = "per epoch" if batches == len(self) else f"in the rest of epoch {e}"
+            msg = f"batch index {index} out of range for {batches} batches {what}"
             raise IndexError(msg)
-        index = int(index) % len(self)
-        e = self.epoch if epoch is None else epoch
         cursor = EpochCursor(self._order(e), e, self.batch_size, self.drop_last)
-        cursor.skip(index)
+        cursor.skip(int(index) % batches)
         indices = cursor.next_batch()
         assert indices is not None  # the index is in range
         return decode_batch(self._plan(), cursor, indices, self._log)
@@ -313,58 +331,90 @@ class Loader:
     def state_dict(self) -> dict[str, Any]:
         """Where the loader is, as a plain JSON-able dict, for an exact mid-epoch resume.
 
-        Holds the epoch and the number of batches of it already handed out, and the options
-        that decide the order (checked again by :meth:`load_state_dict`).
+        Holds the epoch, the batches of it this rank has handed out, ``consumed`` (the rows of
+        the epoch's permutation all ranks together have been handed), and what decides the
+        order (checked again by :meth:`load_state_dict`): any rank's state resumes every rank,
+        at this world size or another.
 
         Example:
             >>> state = loader.state_dict()  # doctest: +SKIP
             >>> json.dump(state, open("loader.json", "w"))  # doctest: +SKIP
         """
         position = self._position.current
-        if position is not None and position[1] >= len(self):
+        if position is not None and position[1] >= self._batches(position[0]):
             position = None  # the epoch's batches are all out: resume at the next one
         epoch, batch = position if position is not None else (self.epoch, 0)
         if position is None and self._resume is not None:
             epoch, batch = self._resume
+        point = ResumePoint(epoch, self._start_of(epoch), batch)
         return {
-            "version": 1,
+            "version": STATE_VERSION,
             "epoch": epoch,
             "batch": batch,
+            "consumed": point.consumed(world_size=self.world_size, batch_size=self.batch_size),
             "seed": self.seed,
             **{key: getattr(self, key) for key in ORDER_OPTIONS},
             "samples": len(self.manifest),
+            "fingerprint": self.fingerprint,
             **self.options.describe(),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from ``state`` (from :meth:`state_dict`): the next ``for`` (or
-        :meth:`forever`) yields exactly the batches the saved loader would have yielded next.
+        """Continue from ``state`` (from :meth:`state_dict` of any rank): the next ``for`` (or
+        :meth:`forever`) yields what this rank would have yielded next.
+
+        At the state's world size that is exactly the saved loader's next batches. At another
+        world size (elastic resume) the rows of the epoch's permutation not yet served are cut
+        anew across this loader's ranks, so together they serve exactly the rest of the epoch
+        (with ``shard_mode="drop"`` fewer than ``world_size`` rows of it may be left out, with
+        ``"pad"`` a rank short of one repeats one of its own); later epochs are as usual.
 
         Raises:
-            ValueError: the state is from a loader whose order differs (another batch size,
-                dataset size, shuffle, drop_last or sharding), or is not a loader state.
+            ValueError: the state is from another dataset (``samples``, ``fingerprint``), seed
+                (unless this loader was built with ``seed=None``), batch size, shuffle,
+                drop_last, augmentation, or (at the same world size) shard mode; or it is not
+                a loader state.
         """
-        if not isinstance(state, dict) or state.get("version") != 1:
-            msg = f"not an imgbatch loader state (version 1): {state!r}"
+        if not isinstance(state, dict) or state.get("version") not in (1, STATE_VERSION):
+            msg = f"not an imgbatch loader state (version 1 or {STATE_VERSION}): {state!r}"
             raise ValueError(msg)
-        current = {key: getattr(self, key) for key in ORDER_OPTIONS}
-        current["samples"] = len(self.manifest)
-        current.update(self.options.describe())
-        for key, value in current.items():
-            if key in ("augment", "transform") and key not in state:
-                continue  # a state from before augmentation existed
-            if state.get(key) != value:
-                msg = f"state has {key}={state.get(key)!r} but this loader has {key}={value!r}"
-                raise ValueError(msg)
-        values = [state.get(key) for key in ("epoch", "batch", "seed")]
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
-            msg = f"state epoch, batch and seed must be non-negative ints, got {state!r}"
-            raise ValueError(msg)
-        epoch, batch, self.seed = (int(v) for v in values)  # type: ignore[arg-type]
+        check_same(state, self._order_options(state))
+        point = resume_point(state, samples=len(self.manifest)).elastic(
+            world_size=state["world_size"], batch_size=self.batch_size,
+            new_world_size=self.world_size,
+        )  # fmt: skip
+        self.seed = state["seed"]
         self._order_cache = None
-        self.epoch = epoch
+        self.epoch = point.epoch
         self._position.current = None
-        self._resume = (epoch, batch) if batch else None
+        self._start = (point.epoch, point.start) if point.start else None
+        self._resume = (point.epoch, point.batch) if point.batch else None
+
+    def _order_options(self, state: dict[str, Any]) -> dict[str, Any]:
+        """What a state must match; the checks a state from an older imgbatch cannot take
+        (``fingerprint``, ``augment``, ``transform``) are left out for it."""
+        current = {key: getattr(self, key) for key in ("batch_size", "shuffle", "drop_last")}
+        current["samples"] = len(self.manifest)
+        seed = state.get("seed")
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            msg = f"state seed must be a non-negative int, got {seed!r}"
+            raise ValueError(msg)
+        if self._seed_given:
+            current["seed"] = self.seed
+        if state.get("world_size") == self.world_size:
+            current["shard_mode"] = self.shard_mode
+        for key, value in (("fingerprint", self.fingerprint), *self.options.describe().items()):
+            if key in state:
+                current[key] = value
+        return current
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the manifest's rows (paths as written, labels, classes): a state is
+        refused by a loader over another dataset. Computed once, when first asked for."""
+        if self._fingerprint is None:
+            self._fingerprint = fingerprint(self.manifest)
+        return self._fingerprint
 
 
 def _seed(seed: int | None) -> int:

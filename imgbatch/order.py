@@ -69,11 +69,14 @@ class EpochCursor:
     def remaining(self) -> int:
         return len(self.order) - self.position
 
+    @property
+    def batches(self) -> int:
+        """The epoch's batch count (fewer if skipped files use up its samples)."""
+        return batch_count(len(self.order), self.batch_size, drop_last=self.drop_last)
+
     def next_batch(self) -> np.ndarray | None:
         """Indices of the next batch, or None when the epoch has no more batches."""
-        if self.batches_planned >= batch_count(
-            len(self.order), self.batch_size, drop_last=self.drop_last
-        ):
+        if self.batches_planned >= self.batches:
             return None
         take = min(self.batch_size, self.remaining)
         if take == 0 or (self.drop_last and take < self.batch_size):

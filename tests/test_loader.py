@@ -523,7 +523,7 @@ def test_resume_from_state_dict_yields_exactly_the_remaining_batches(
     state = json.loads(json.dumps(original.state_dict()))  # survives a trip through JSON
     stream.close()  # type: ignore[attr-defined]  # the "crash"
 
-    restored = uint8_loader(labels, batch_size=5, shuffle=shuffle, seed=123)  # seed comes back
+    restored = uint8_loader(labels, batch_size=5, shuffle=shuffle, seed=None)  # seed comes back
     restored.load_state_dict(state)
     assert restored.state_dict() == state
     rest = [ids_of(x) for x, _ in itertools.islice(restored.forever(), 12 - stop_after)]
@@ -553,6 +553,8 @@ def test_state_dict_refuses_a_loader_with_another_order(identity: Callable[..., 
     state = uint8_loader(labels, batch_size=4).state_dict()
     with pytest.raises(ValueError, match="state has batch_size=4 but this loader has batch_size=5"):
         uint8_loader(labels, batch_size=5).load_state_dict(state)
+    with pytest.raises(ValueError, match="state has seed=0 but this loader has seed=1: build"):
+        uint8_loader(labels, batch_size=4, seed=1).load_state_dict(state)
     with pytest.raises(ValueError, match="state has samples=10 but this loader has samples=9"):
         uint8_loader(identity(9), batch_size=4).load_state_dict(state)
     with pytest.raises(ValueError, match="not an imgbatch loader state"):

@@ -34,7 +34,6 @@ class Plan:
     batch_size: int
     drop_last: bool
     progress: bool
-    batches: int  # per epoch, for the progress bar
 
 
 class EpochEnd:
@@ -165,7 +164,7 @@ class EpochRun:
             epoch = item.cursor.epoch
             if epoch != consuming:  # the first batch of an epoch
                 consuming = epoch
-                self._start_epoch(epoch, item.number)
+                self._start_epoch(item.cursor, item.number)
             result = self._complete(item)
             if self.tally is not None:
                 self.tally.add_times(item.times)
@@ -180,14 +179,15 @@ class EpochRun:
             # has let go of this batch does not pay for it while the next one is made.
             del item, result
 
-    def _start_epoch(self, epoch: int, first: int) -> None:
+    def _start_epoch(self, cursor: EpochCursor, first: int) -> None:
+        epoch = cursor.epoch
         self.position.epoch = epoch + 1
         self.served = self.log.epoch_failures = 0
         self.started = time.perf_counter()
         self.tally = Tally(epoch, self.plan.workers, started=self.requested)
         if self.plan.progress:
             self.bar = progress_bar(
-                total=self.plan.batches, initial=first, desc=f"epoch {epoch}", unit="batch",
+                total=cursor.batches, initial=first, desc=f"epoch {epoch}", unit="batch",
                 dynamic_ncols=True,
             )  # fmt: skip
 

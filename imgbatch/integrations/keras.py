@@ -133,6 +133,7 @@ class KerasDataset(keras.utils.PyDataset):  # type: ignore[misc, unused-ignore]
         """Make the loader's next ``for`` start at batch ``k`` of ``epoch``."""
         state = self.loader.state_dict()
         state.update(epoch=epoch, batch=k)
+        del state["consumed"]  # batch k of the whole epoch, counted from its start
         self.loader.load_state_dict(state)
 
     def _stop(self) -> None:

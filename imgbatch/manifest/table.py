@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from typing import overload
+from typing import Protocol, overload
 
 import numpy as np
 
@@ -13,7 +13,7 @@ from ..errors import ManifestError
 from ..urls import is_url, url_join
 from .label_types import class_names, not_a_class
 
-__all__ = ["Manifest", "PathTable", "absolute_root", "resolve"]
+__all__ = ["Hasher", "Manifest", "PathTable", "absolute_root", "resolve"]
 
 
 def absolute_root(root: str | os.PathLike[str]) -> str:
@@ -33,6 +33,12 @@ def resolve(root: str, path: str) -> str:
     if is_url(root):
         return url_join(root, path)
     return path if is_url(path) else os.path.join(root, path)
+
+
+class Hasher(Protocol):
+    """What :meth:`PathTable.digest` needs of a ``hashlib`` object."""
+
+    def update(self, data: bytes, /) -> None: ...
 
 
 class PathTable(Sequence[str]):
@@ -107,6 +113,12 @@ class PathTable(Sequence[str]):
     def take(self, indices: np.ndarray) -> PathTable:
         """A new table holding the rows at ``indices``, in that order."""
         return PathTable.from_strings((self.relative(i) for i in indices), self.root)
+
+    def digest(self, hasher: Hasher) -> None:
+        """Feed the paths as written (not ``root``) to a ``hashlib`` object, whole buffers at
+        once: a fingerprint of the table that does not depend on where the data is mounted."""
+        hasher.update(np.asarray(self._offsets, dtype="<i8").tobytes())
+        hasher.update(self._buffer)
 
     @property
     def nbytes(self) -> int:
