@@ -22,7 +22,11 @@ from .findings import Problem, SizeStats
 from .labels import class_histogram, find_duplicates, find_typos, imbalance_ratio
 from .report import ScanReport
 
-__all__ = ["scan"]
+__all__ = ["Check", "check_row", "row_problem", "scan", "scan_report", "strict_and_quiet"]
+
+#: A file check: the image's (height, width) when it knows it, else None; ImageReadError when
+#: the file cannot be used.
+Check = Callable[[str], "tuple[int, int] | None"]
 
 
 def scan(
@@ -62,15 +66,17 @@ def scan(
     target = None if size is None else check_size(size)
     started = time.perf_counter()
     checks = _RowChecks(manifest, check_quick if quick else check_full)
-    with _strict_and_quiet():
+    with strict_and_quiet():
         problems = checks.run(n_workers, progress)
     seconds = time.perf_counter() - started
-    sizes = _size_stats(checks.heights, checks.widths, target)
-    return _report(manifest, quick=quick, problems=problems, sizes=sizes, seconds=seconds)
+    return scan_report(
+        manifest, quick=quick, problems=problems, heights=checks.heights, widths=checks.widths,
+        size=target, seconds=seconds,
+    )  # fmt: skip
 
 
 @contextlib.contextmanager
-def _strict_and_quiet() -> Iterator[None]:
+def strict_and_quiet() -> Iterator[None]:
     """Pillow refuses truncated files and cv2 logs nothing while the block runs."""
     from PIL import Image, ImageFile
 
@@ -89,15 +95,13 @@ def _strict_and_quiet() -> Iterator[None]:
         cv2.utils.logging.setLogLevel(log_level)
 
 
-def _report(
-    manifest: Manifest,
-    *,
-    quick: bool,
-    problems: list[Problem],
-    sizes: SizeStats | None,
-    seconds: float,
-) -> ScanReport:
-    """The report: the file problems found, and the label checks made now."""
+def scan_report(
+    manifest: Manifest, *, quick: bool, problems: list[Problem], heights: np.ndarray,
+    widths: np.ndarray, size: tuple[int, int] | None, seconds: float,
+) -> ScanReport:  # fmt: skip
+    """The report: the file problems found (in row order), the image sizes found (``heights``
+    and ``widths`` per row, -1 where unknown) against ``size``, and the label checks made now."""
+    sizes = _size_stats(heights, widths, size)
     histogram = class_histogram(manifest)
     typos = find_typos(manifest, histogram) if manifest.classes is not None and histogram else []
     return ScanReport(
@@ -121,7 +125,7 @@ class _RowChecks:
 
     def __init__(self, manifest: Manifest, check: Callable[[str], tuple[int, int] | None]):
         self.manifest = manifest
-        self.check = check
+        self.check: Check = check
         self.heights = np.full(len(manifest), -1, np.int64)
         self.widths = np.full(len(manifest), -1, np.int64)
         self.stop = threading.Event()
@@ -176,20 +180,30 @@ class _RowChecks:
 
     def row(self, row: int) -> Problem | None:
         """Check one row: its problem, or None (and its image size noted) when it is fine."""
-        manifest = self.manifest
-        try:
-            shape = self.check(manifest.paths[row])
-        except ImageReadError as e:
-            return _problem(manifest, row, category(e.reason), e.reason)
-        except Exception as e:  # a file that breaks a decoder in an unforeseen way
-            detail = f"cannot check: {type(e).__name__}: {e}"
-            return _problem(manifest, row, "error", detail)
-        if shape is not None:
-            self.heights[row], self.widths[row] = shape
+        found = check_row(self.manifest, row, self.check)
+        if isinstance(found, Problem):
+            return found
+        if found is not None:
+            self.heights[row], self.widths[row] = found
         return None
 
 
-def _problem(manifest: Manifest, row: int, reason: str, detail: str) -> Problem:
+def check_row(manifest: Manifest, row: int, check: Check) -> Problem | tuple[int, int] | None:
+    """Check one row's file: its problem, else its ``(height, width)`` when the check knows it.
+
+    Run it inside :func:`strict_and_quiet` (Pillow strict about truncated files, cv2 silent).
+    """
+    try:
+        return check(manifest.paths[row])
+    except ImageReadError as e:
+        return row_problem(manifest, row, category(e.reason), e.reason)
+    except Exception as e:  # a file that breaks a decoder in an unforeseen way
+        detail = f"cannot check: {type(e).__name__}: {e}"
+        return row_problem(manifest, row, "error", detail)
+
+
+def row_problem(manifest: Manifest, row: int, reason: str, detail: str) -> Problem:
+    """The :class:`Problem` of row ``row``: ``reason`` (a :data:`REASONS` key) and the detail."""
     line = int(manifest.lines[row])
     return Problem(reason, detail, manifest.paths.relative(row), line, row)
 
