@@ -21,6 +21,7 @@ from imgbatch import ColorJitter, Loader, RandomHorizontalFlip, RandomResizedCro
 from imgbatch.order import epoch_order
 from imgbatch.scan import scan
 from tests.helpers import encode, gradient, require, write
+from tests.servers import FolderServer
 from tests.test_scan import build_test_set
 
 pytestmark = [
@@ -115,6 +116,23 @@ def test_ray_augments_as_the_loader_does_for_the_same_seed_and_epoch(
     pairs = zip(other[0], other[2].tolist(), strict=True)
     changed = sum(not np.array_equal(image, by_row[row]) for image, row in pairs)
     assert changed >= N - 2, "epoch 0 and epoch 1 drew the same augmentation"
+
+
+def test_ray_reads_images_over_http_as_the_loader_reads_them_from_disk(
+    ray: Any, labels: Path
+) -> None:
+    require("fsspec")
+    require("aiohttp")
+    from imgbatch.integrations.ray import to_ray_dataset
+
+    options: dict[str, Any] = {"size": 12, "dtype": "uint8", "augment": AUGMENT, "seed": 2}
+    expected, expected_labels = loader_epoch(labels, shuffle=False, **options)
+    with FolderServer(labels.parent) as server:
+        dataset = to_ray_dataset(f"{server.url}/list.txt", rows_per_block=8, **options)
+        images, targets, _ = collect(dataset)
+        assert server.requests["/3.img"] >= 1
+    np.testing.assert_array_equal(targets, expected_labels)
+    np.testing.assert_array_equal(images, expected)
 
 
 def test_torch_batches_come_out_of_the_dataset(ray: Any, labels: Path) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,7 @@ from ..decode import DEFAULT_MAX_PIXELS
 from ..manifest import LabelSource, Manifest, as_manifest
 from ..options import ImageOptions, Size, Stats, Transform
 from ..order import epoch_order
-from ..read import DEFAULT_MAX_FILE_BYTES
+from ..read import DEFAULT_MAX_FILE_BYTES, open_source
 from ..scan import Problem, ScanReport
 from ..scan.check import check_full, check_quick
 from ..scan.rows import check_row, row_problem, scan_report, strict_and_quiet
@@ -63,7 +63,7 @@ def to_ray_dataset(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES, classes: Sequence[str] | None = None,
     label_type: str = "auto", shuffle: bool = False, seed: int = 0, epoch: int = 0,
-    rows_per_block: int = ROWS_PER_BLOCK,
+    rows_per_block: int = ROWS_PER_BLOCK, storage_options: Mapping[str, Any] | None = None,
 ) -> ray.data.Dataset:  # fmt: skip
     """A Ray dataset of ``image``, ``label`` and ``row`` (manifest row) columns, decoded by
     imgbatch in Ray tasks.
@@ -84,6 +84,9 @@ def to_ray_dataset(
         seed: seed of the permutation and of the augmentation.
         epoch: which epoch's permutation and augmentation.
         rows_per_block: rows per Ray block, so per decode task.
+        storage_options: for a label file or images at URLs (``s3://``, ``gs://``,
+            ``https://``...), passed to the fsspec filesystem as for the Loader; each task
+            fetches its block's images ahead of decoding them, as a loader iteration does.
 
     Example:
         >>> flip = [imgbatch.RandomHorizontalFlip()]
@@ -102,10 +105,13 @@ def to_ray_dataset(
         interpolation=interpolation, augment=augment, transform=transform,
         crop_fraction=crop_fraction, max_pixels=max_pixels, max_file_bytes=max_file_bytes,
     )  # fmt: skip
-    manifest = as_manifest(labels, classes=classes, label_type=label_type)
+    manifest = as_manifest(
+        labels, classes=classes, label_type=label_type, storage_options=storage_options
+    )
+    source = open_source(manifest.paths, storage_options=storage_options)
     seed, epoch = non_negative_int("seed", seed), non_negative_int("epoch", epoch)
     order = epoch_order(len(manifest), shuffle=flag("shuffle", shuffle), seed=seed, epoch=epoch)
-    decode = DecodeRows(ray.put((Sampler(manifest, options, seed), order)), epoch)
+    decode = DecodeRows(ray.put((Sampler(manifest, options, seed, source), order)), epoch)
     return _positions(ray, len(order), rows_per_block).map_batches(
         decode, batch_format="numpy", batch_size=None, zero_copy_batch=True
     )
@@ -160,10 +166,16 @@ class DecodeRows:
         rows = order[np.asarray(batch["id"], dtype=np.int64)]
         options = sampler.options
         images = options.writer.empty(len(rows), options.decoder.size or (0, 0))
-        for slot, row in enumerate(rows.tolist()):
-            error = sampler.fill(row, images[slot], epoch=self.epoch)
-            if error is not None:
-                raise error
+        paths = [sampler.manifest.paths[row] for row in rows.tolist()]
+        reads = sampler.source.session()  # remote: the block's images fetched ahead
+        try:
+            reads.want(paths, rows.tolist(), max_bytes=options.max_file_bytes)
+            for slot, (row, path) in enumerate(zip(rows.tolist(), paths, strict=True)):
+                error = sampler.fill(row, images[slot], path, self.epoch, reads=reads)
+                if error is not None:
+                    raise error
+        finally:
+            reads.close()
         return {"image": images, "label": sampler.manifest.labels[rows], "row": rows}
 
 
