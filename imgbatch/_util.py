@@ -28,8 +28,9 @@ __all__ = [
 ]
 
 
-#: What a loader yields: ``(images, labels)``.
-Batch: TypeAlias = "tuple[np.ndarray, np.ndarray]"
+#: What a loader yields: ``(images, labels)``, or ``(images, labels, rows)`` with
+#: ``with_index=True``.
+Batch: TypeAlias = "tuple[np.ndarray, ...]"
 
 
 def _integer(value: object) -> int | None:

@@ -23,7 +23,7 @@ from ._util import (
 from .decode import DEFAULT_MAX_PIXELS
 from .errors import ImageReadError, ImgbatchError, ImgbatchWarning
 from .loader import ON_ERROR, Loader
-from .manifest import LabelSource, Manifest, as_manifest
+from .manifest import LabelColumn, LabelSource, Manifest, as_manifest
 from .options import ImageOptions, Size, Stats, Transform
 from .read import (
     DEFAULT_IO_BUFFER_BYTES,
@@ -97,6 +97,7 @@ def load_eager(
     workers: int | None = None, on_error: str = "raise", progress: bool = False,
     storage_options: Mapping[str, Any] | None = None, io_workers: int = DEFAULT_IO_WORKERS,
     io_buffer_bytes: int = DEFAULT_IO_BUFFER_BYTES,
+    label_column: LabelColumn = "auto", label_sep: str | None = None,
 ) -> Batch:  # fmt: skip
     """Every image in one array, in manifest order: the common way, and the baseline to beat.
 
@@ -104,6 +105,9 @@ def load_eager(
     last image is decoded. Decoding uses the same threads and code path as :class:`Loader`;
     augmentation draws as epoch 0 of a loader with this ``seed``; URLs are fetched ahead as
     there (``storage_options``, ``io_workers``, ``io_buffer_bytes``).
+
+    ``label_column`` and ``label_sep`` read the label file as :class:`Loader` does
+    (several targets per row, a path-only list, multi-hot labels).
 
     Returns:
         ``(images, labels)``: all images, and their labels.
@@ -119,7 +123,9 @@ def load_eager(
     n_workers = default_workers() if workers is None else positive_int("workers", workers)
     choice("on_error", on_error, ON_ERROR)
     show = flag("progress", progress)
-    manifest = as_manifest(labels, storage_options=storage_options)
+    manifest = as_manifest(
+        labels, storage_options=storage_options, label_column=label_column, label_sep=label_sep
+    )
     source = open_source(
         manifest.paths, storage_options=storage_options, io_workers=io_workers,
         io_buffer_bytes=io_buffer_bytes,
@@ -175,4 +181,4 @@ def _compact(
             if j != i:
                 images[j] = images[i]
         images = images[: len(good)]
-    return images, manifest.labels[good]
+    return images, manifest.label_rows(good)

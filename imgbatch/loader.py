@@ -18,7 +18,7 @@ from ._pipeline import EpochRun, EpochStats, ErrorLog, Plan, Position, Sampler, 
 from ._util import Batch, choice, default_workers, flag, non_negative_int, positive_int
 from .decode import DEFAULT_MAX_PIXELS
 from .errors import ImageReadError
-from .manifest import LabelSource, as_manifest
+from .manifest import LabelColumn, LabelSource, as_manifest
 from .options import ImageOptions, Size, Stats, Transform
 from .order import (
     SHARD_MODES,
@@ -106,6 +106,12 @@ class Loader:
             environment and profiles, ``AWS_ENDPOINT_URL``). See docs/remote.md.
         io_workers: remote reads in flight at once, fetched ahead of the decode threads.
         io_buffer_bytes: fetched bytes waiting for the decode threads, at most.
+        label_column: the label column of a label file: ``"auto"`` finds it; a list of
+            columns gives ``float32 (B, k)`` targets; None reads a path-only list (labels -1).
+        label_sep: split label cells at this separator (``"|"``) into several class names:
+            labels are multi-hot ``float32 (B, C)`` (JSON lists are read so without it).
+        with_index: yield ``(images, labels, rows)``: ``rows`` the ``int64`` manifest row of
+            each image, so ``loader.manifest.paths[rows]`` names its files (inference).
 
     Example:
         >>> loader = Loader("labels.csv", batch_size=32, size=224)  # doctest: +SKIP
@@ -142,6 +148,9 @@ class Loader:
         storage_options: Mapping[str, Any] | None = None,
         io_workers: int = DEFAULT_IO_WORKERS,
         io_buffer_bytes: int = DEFAULT_IO_BUFFER_BYTES,
+        label_column: LabelColumn = "auto",
+        label_sep: str | None = None,
+        with_index: bool = False,
     ) -> None:  # fmt: skip
         self.batch_size = positive_int("batch_size", batch_size)
         if size is None:
@@ -162,9 +171,11 @@ class Loader:
         self.progress = flag("progress", progress)
         self.rank, self.world_size = distributed(rank, world_size)
         self.shard_mode = choice("shard_mode", shard_mode, SHARD_MODES)
+        self.with_index = flag("with_index", with_index)
         self.manifest = as_manifest(
-            labels, classes=classes, label_type=label_type, storage_options=storage_options
-        )
+            labels, classes=classes, label_type=label_type, storage_options=storage_options,
+            label_column=label_column, label_sep=label_sep,
+        )  # fmt: skip
         self.source = open_source(
             self.manifest.paths, storage_options=storage_options, io_workers=io_workers,
             io_buffer_bytes=io_buffer_bytes,
@@ -269,6 +280,7 @@ class Loader:
         return Plan(
             sampler, workers=self.workers, prefetch=self.prefetch, batch_size=self.batch_size,
             drop_last=self.drop_last, progress=self.progress,
+            with_index=self.with_index,
         )  # fmt: skip
 
     def _order(self, epoch: int) -> np.ndarray:

@@ -131,7 +131,7 @@ GRAIN_BUFFER = 4  # ReadOptions.prefetch_buffer_size, in batches
 # spdl imports without FFmpeg and fails at the first decode: load its FFmpeg extension first.
 SPDL_PROBE = "import spdl.io; spdl.io.decode_config()"
 
-Batch = tuple[Any, Any]  # (images, labels): numpy arrays, torch or tf tensors
+Batch = tuple[Any, ...]  # (images, labels): numpy arrays, torch or tf tensors
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     pin = pinning_available()  # page-locked batches only help a copy to an accelerator
 
-    def batches(indices: Ints, *, train: bool) -> DataLoader[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(indices: Ints, *, train: bool) -> DataLoader[tuple[torch.Tensor, ...]]:
         images: dict[str, Any] = {"fit": "crop", "crop_fraction": 0.875}  # evaluation
         if train and args.augment:
             images = {

@@ -38,7 +38,7 @@ from imgbatch.order import epoch_order, shard
 from .helpers import assert_image_similar, encode, gradient, solid, write
 
 Window = tuple[int, int, int, int]  # top, left, height, width
-Batches = list[tuple[np.ndarray, np.ndarray]]
+Batches = list[tuple[np.ndarray, ...]]
 
 SCALE = (0.08, 1.0)
 RATIO = (3 / 4, 4 / 3)

@@ -87,7 +87,7 @@ def make_identity(root: Path, n: int) -> Path:
     return labels
 
 
-def loader_epochs(labels: Path, epochs: int, **options: Any) -> list[list[tuple[Any, Any]]]:
+def loader_epochs(labels: Path, epochs: int, **options: Any) -> list[list[tuple[Any, ...]]]:
     """The batches of ``epochs`` epochs of a fresh loader: the reference an adapter must match."""
     loader = Loader(labels, size=SIDE, **options)
     return [list(loader) for _ in range(epochs)]
@@ -267,7 +267,7 @@ def test_keras_dataset_serves_the_loaders_epochs(
     on_request: list[tuple[int, int | None]] = []
     batch = loader.batch
 
-    def spy(index: int, *, epoch: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def spy(index: int, *, epoch: int | None = None) -> tuple[np.ndarray, ...]:
         on_request.append((index, epoch))
         return batch(index, epoch=epoch)
 

@@ -16,6 +16,7 @@ import numpy as np
 from .._util import Batch, progress_bar
 from ..errors import ImageReadError, ImgbatchError
 from ..order import EpochCursor
+from .assemble import assemble
 from .sampler import Sampler
 from .skips import ErrorLog
 from .stats import EpochStats, Tally
@@ -34,6 +35,7 @@ class Plan:
     batch_size: int
     drop_last: bool
     progress: bool
+    with_index: bool = False  # batches end with the rows' manifest row numbers
 
 
 class EpochEnd:
@@ -241,7 +243,9 @@ class EpochRun:
             images = images[: len(indices)]
         if not indices or (self.plan.drop_last and len(indices) < self.plan.batch_size):
             return None
-        return images, self.plan.sampler.manifest.labels[indices]
+        return assemble(
+            self.plan.sampler.manifest, images, indices, with_index=self.plan.with_index
+        )
 
     def _refill(self, batch: InFlight, slot: int) -> bool:
         """Put another good sample of the same epoch in ``slot``; False when there is none.
@@ -303,4 +307,5 @@ def decode_batch(plan: Plan, cursor: EpochCursor, indices: np.ndarray, log: Erro
         log.record(batch.indices[slot], batch.failed[slot])
     keep = [s for s in range(len(batch.indices)) if s not in batch.failed]
     images = batch.images if len(keep) == len(batch.indices) else batch.images[keep]
-    return images, plan.sampler.manifest.labels[[batch.indices[s] for s in keep]]
+    rows = [batch.indices[s] for s in keep]
+    return assemble(plan.sampler.manifest, images, rows, with_index=plan.with_index)

@@ -15,8 +15,10 @@ from ..transform import FITS, INTERPOLATIONS
 
 __all__ = [
     "LABELS_HELP",
+    "add_label_options",
     "add_pipeline_options",
     "class_names",
+    "label_options",
     "loader_from_args",
     "size_arg",
     "training_recipe",
@@ -34,9 +36,32 @@ def size_arg(text: str) -> int | tuple[int, int]:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def add_label_options(p: argparse.ArgumentParser) -> None:
+    """How a label file's labels are read: ``--label-sep``, ``--label-column``, ``--no-labels``."""
+    p.add_argument(
+        "--label-sep", default=None,
+        help='several class names per label cell, split at this separator (such as "|")',
+    )  # fmt: skip
+    p.add_argument(
+        "--label-column", action="append", default=None,
+        help="the label column (repeat it for several numeric targets per row)",
+    )  # fmt: skip
+    p.add_argument(
+        "--no-labels", action="store_true", help="a path-only list: no label column is read"
+    )
+
+
+def label_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``label_sep`` and ``label_column`` for :func:`~imgbatch.manifest.as_manifest`."""
+    columns = args.label_column
+    column: Any = "auto" if not columns else columns[0] if len(columns) == 1 else columns
+    return {"label_sep": args.label_sep, "label_column": None if args.no_labels else column}
+
+
 def add_pipeline_options(p: argparse.ArgumentParser, *, batch_size: int, size: str) -> None:
     """The label file and the loader options ``iterate`` and ``show`` share."""
     p.add_argument("labels", help=LABELS_HELP)
+    add_label_options(p)
     p.add_argument(
         "--batch-size", type=int, default=batch_size, help="images per batch (default: %(default)s)"
     )
@@ -114,6 +139,7 @@ def loader_from_args(args: argparse.Namespace, **extra: Any) -> Loader:
         "augment": training_recipe() if args.augment else None,
         "crop_fraction": args.crop_fraction,
         "classes": args.classes,
+        **label_options(args),
     }
     options.update(extra)
     return Loader(args.labels, **options)

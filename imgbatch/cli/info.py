@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..manifest import Manifest, as_manifest
-from .common import LABELS_HELP
+from .common import LABELS_HELP, add_label_options, label_options
 
 __all__ = ["add_parser", "run"]
 
@@ -22,6 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """Register ``imgbatch info``."""
     p = subparsers.add_parser("info", help="rows, classes with counts, and file formats")
     p.add_argument("labels", help=LABELS_HELP)
+    add_label_options(p)
     p.add_argument(
         "--all", action="store_true", help=f"list every class (default: the {SHOWN} largest)"
     )
@@ -30,11 +31,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def run(args: argparse.Namespace) -> int:
     """Print the summary of ``args.labels``; 0."""
-    m = as_manifest(args.labels)
+    m = as_manifest(args.labels, **label_options(args))
     print(f"{m.source}: {m.format}, {len(m):,} rows, paths relative to {m.paths.root}")
     limit = None if args.all else SHOWN
+    kind = m.label_kind
     if m.classes is not None:
         _classes(m, limit)
+    elif kind in ("none", "targets"):
+        _unclassed(m)
     elif m.labels.dtype.kind == "i":
         values, counts = np.unique(m.labels, return_counts=True)
         print(f"integer labels: {len(values):,} distinct, {values.min()}..{values.max()}")
@@ -54,10 +58,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _unclassed(m: Manifest) -> None:
+    """A path-only list, or several numeric targets per row: a line each."""
+    if m.label_kind == "none":
+        print("no labels: a path-only list (labels -1)")
+        return
+    targets = m.labels
+    print(f"numeric targets: {targets.shape[1]} per row")
+    for j in range(targets.shape[1]):
+        column = targets[:, j]
+        print(f"  target {j}: min {column.min():g}, max {column.max():g}, mean {column.mean():g}")
+
+
 def _classes(m: Manifest, limit: int | None) -> None:
     """The classes: ids, names, rows; those without rows (possible with ``classes=``)."""
     classes = m.classes or ()
-    counts = np.bincount(m.labels, minlength=len(classes)).tolist()
+    multi = m.multi_labels
+    if multi is not None:
+        counts = multi.counts().tolist()
+        per_row = np.diff(multi.offsets)
+        print(
+            f"multi-label: {per_row.mean():.2f} labels per row on average, "
+            f"{int((per_row == 0).sum()):,} rows with none; each row counts once per name"
+        )
+    else:
+        counts = np.bincount(m.labels, minlength=len(classes)).tolist()
     print(f"classes: {len(classes):,} (ids 0..{len(classes) - 1})")
     rows = [((str(i), name), n) for i, (name, n) in enumerate(zip(classes, counts, strict=True))]
     _table(rows, len(m), limit, ("id", "class"))

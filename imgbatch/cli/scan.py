@@ -10,7 +10,7 @@ from ..manifest import Manifest, as_manifest
 from ..scan import ScanReport, scan, write_clean
 from ..scan.clean import check_out
 from ..scan.report import plural
-from .common import LABELS_HELP, size_arg, usage_error
+from .common import LABELS_HELP, add_label_options, label_options, size_arg, usage_error
 
 __all__ = ["add_parser", "run"]
 
@@ -27,6 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         ),
     )
     p.add_argument("labels", help=LABELS_HELP)
+    add_label_options(p)
     p.add_argument("--quick", action="store_true", help="read headers only (no full decode)")
     p.add_argument("--size", type=size_arg, default=None, help="count images smaller than N or HxW")
     p.add_argument("--workers", type=int, default=None, help="checking threads (default: cores)")
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     """``imgbatch scan``: 0 when clean, 1 when problems were found, 2 for a usage error."""
     if args.workers is not None and args.workers < 1:
         return usage_error("scan", f"--workers must be a positive int, got {args.workers}")
-    manifest = as_manifest(args.labels)
+    manifest = as_manifest(args.labels, **label_options(args))
     if args.out is not None:
         refusal = _refusal(manifest, args.out, force=args.force)
         if refusal:

@@ -72,6 +72,14 @@ def _draws(args: argparse.Namespace) -> tuple[np.ndarray, list[str], int]:
 
 
 def _captions(m: Manifest, labels: np.ndarray) -> list[str]:
+    """A caption per image: its class name(s) (``cat|dog`` for multi-hot rows), its number(s),
+    or nothing in a path-only list."""
+    if not m.labeled:
+        return [""] * len(labels)
+    if labels.ndim == 2:
+        if m.classes is not None:
+            return ["|".join(m.classes[i] for i in np.flatnonzero(row)) for row in labels]
+        return [", ".join(f"{v:g}" for v in row.tolist()) for row in labels]
     return [m.classes[int(v)] if m.classes is not None else f"{v:g}" for v in labels.tolist()]
 
 

@@ -90,7 +90,10 @@ class KerasDataset(keras.utils.PyDataset):  # type: ignore[misc, unused-ignore]
         return self.loader.epoch if self._epoch is None else self._epoch
 
     def __getitem__(self, index: int) -> Batch:
-        """Batch ``index`` of the current epoch: ``(images, labels)`` numpy arrays.
+        """Batch ``index`` of the current epoch: ``(images, labels)`` numpy arrays, or
+        ``(images, labels, rows)`` for a loader built with ``with_index=True`` (for
+        ``model.predict`` or a loop of your own: ``fit`` would read a third array as sample
+        weights).
 
         Raises:
             IndexError: ``index`` is not in ``range(len(dataset))``.

@@ -31,8 +31,10 @@ from ..loader import Loader
 __all__ = ["output_signature", "to_tf_dataset"]
 
 
-def output_signature(loader: Loader) -> tuple[tf.TensorSpec, tf.TensorSpec]:
-    """The ``(images, labels)`` ``tf.TensorSpec`` pair of the loader's batches.
+def output_signature(loader: Loader) -> tuple[tf.TensorSpec, ...]:
+    """The ``(images, labels)`` ``tf.TensorSpec`` pair of the loader's batches; with
+    ``with_index=True`` a third, the ``int64`` rows. Labels are ``(B,)``, or ``(B, C)``
+    multi-hot, or ``(B, k)`` targets.
 
     Example:
         >>> output_signature(imgbatch.Loader("labels.csv", size=(48, 64)))  # doctest: +SKIP
@@ -41,7 +43,13 @@ def output_signature(loader: Loader) -> tuple[tf.TensorSpec, tf.TensorSpec]:
     """
     batch = loader.batch_size if loader.drop_last else None  # only full batches with drop_last
     images = tf.TensorSpec((batch, *loader.image_shape), tf.as_dtype(loader.dtype), name="images")
-    labels = tf.TensorSpec((batch,), tf.as_dtype(loader.manifest.labels.dtype), name="labels")
+    m = loader.manifest
+    multi = m.multi_labels
+    label_shape = (multi.classes,) if multi is not None else m.labels.shape[1:]
+    dtype = tf.float32 if multi is not None else tf.as_dtype(m.labels.dtype)
+    labels = tf.TensorSpec((batch, *label_shape), dtype, name="labels")
+    if loader.with_index:
+        return images, labels, tf.TensorSpec((batch,), tf.int64, name="rows")
     return images, labels
 
 

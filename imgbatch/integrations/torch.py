@@ -39,11 +39,12 @@ from ..loader import Loader
 
 __all__ = ["TorchDataset", "pinning_available", "require_chw", "to_tensors"]
 
-TensorBatch = tuple[torch.Tensor, torch.Tensor]
+TensorBatch = tuple[torch.Tensor, ...]
 
 
 def to_tensors(batch: Batch) -> TensorBatch:
-    """``(images, labels)`` numpy arrays as torch tensors that share their memory (no copy).
+    """``(images, labels)`` numpy arrays as torch tensors that share their memory (no copy);
+    ``(images, labels, rows)`` (``with_index=True``) likewise.
 
     A loader's batch belongs to the caller and is never written again, so sharing it is safe.
     A read-only array, or one with negative strides, is copied first (``torch.from_numpy``
@@ -54,8 +55,7 @@ def to_tensors(batch: Batch) -> TensorBatch:
         >>> images.shape, labels.dtype
         (torch.Size([2, 3, 4, 4]), torch.int64)
     """
-    images, labels = batch
-    return _from_numpy(images), _from_numpy(labels)
+    return tuple(_from_numpy(array) for array in batch)
 
 
 def _from_numpy(array: np.ndarray) -> torch.Tensor:
@@ -96,7 +96,8 @@ def require_chw(loader: Loader) -> Loader:
 
 
 class TorchDataset(IterableDataset[TensorBatch]):  # type: ignore[misc, unused-ignore]
-    """A loader as an ``IterableDataset`` of ``(images, labels)`` tensor batches.
+    """A loader as an ``IterableDataset`` of ``(images, labels)`` tensor batches
+    (``(images, labels, rows)`` for a loader built with ``with_index=True``).
 
     Each iteration runs one epoch of the loader (a new permutation each time, when the loader
     shuffles) and yields its batches as tensors sharing memory with the loader's arrays. Use it
@@ -155,10 +156,10 @@ class TorchDataset(IterableDataset[TensorBatch]):  # type: ignore[misc, unused-i
         batches = iter(self.loader)
         try:
             for batch in batches:
-                images, labels = to_tensors(batch)
+                tensors = to_tensors(batch)  # (images, labels), with_index: and rows
                 if self.pin_memory:
-                    images, labels = images.pin_memory(), labels.pin_memory()
-                yield images, labels
+                    tensors = tuple(t.pin_memory() for t in tensors)
+                yield tensors
         finally:
             # The loader's generator joins its threads when closed; closing it here (when this
             # generator is closed or collected) does it now rather than whenever it is collected.

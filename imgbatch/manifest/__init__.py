@@ -13,7 +13,9 @@ line numbers are the same whichever way a line was read.
 Modules, one job each; at run time each imports only those above it in this list:
 
 - ``label_types``: ``label_type=``, ``classes=`` and the odd-label rule (:data:`FEW_ODD`);
+- ``multilabel``: :class:`MultiLabels`, several class ids per row kept as CSR arrays;
 - ``table``: the types, :class:`PathTable` and :class:`Manifest`;
+- ``targets``: ``label_column=`` and ``label_sep=`` checks, several numeric targets per row;
 - ``lines``: the text line reader (numbered, decoded lines, and raw blocks of them);
 - ``blocks``: the fast block reader (bytes and numpy), with the reading constants;
 - ``builder``: the label builder (rows kept compactly; labels typed at the end);
@@ -29,7 +31,9 @@ from .columns import IMAGE_EXTENSIONS
 from .folders import LabelSource, as_manifest, read_folder
 from .label_files import EXTENSION_FORMATS, MANIFEST_FORMATS, read_manifest
 from .label_types import FEW_ODD, LABEL_TYPES, check_classes, check_label_type
+from .multilabel import MultiLabels
 from .table import Manifest, PathTable
+from .targets import LabelColumn, check_label_column, check_label_sep
 
 __all__ = [
     "EXTENSION_FORMATS",
@@ -37,11 +41,15 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "LABEL_TYPES",
     "MANIFEST_FORMATS",
+    "LabelColumn",
     "LabelSource",
     "Manifest",
+    "MultiLabels",
     "PathTable",
     "as_manifest",
     "check_classes",
+    "check_label_column",
+    "check_label_sep",
     "check_label_type",
     "read_folder",
     "read_manifest",

@@ -12,6 +12,7 @@ from .._util import shorten
 from ..errors import ManifestError
 from .blocks import split_labels
 from .label_types import FLOAT_CHARS, INT_CHARS, LabelCodes, class_labels, quote
+from .multilabel import MultiLabels, multi_labels
 from .table import Manifest, PathTable
 
 __all__ = ["Builder"]
@@ -28,8 +29,14 @@ class Builder:
     csv, tsv and txt files, whose lines cannot hold a NUL byte.)
     """
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, *, label_sep: str | None = None) -> None:
         self.source = source
+        #: Splits a label cell into class names (multi-label); None: one label per cell.
+        self.label_sep = label_sep
+        #: Whether rows hold several class names each: ``label_sep`` given, or a JSON list seen.
+        self.multi = label_sep is not None
+        #: A path-only list (inference): rows have no label, labels come out -1.
+        self.unlabeled = False
         self.buffer = bytearray()
         self.offsets = array("q", [0])
         self.codes = array("q")
@@ -41,10 +48,12 @@ class Builder:
     def count(self) -> int:
         return len(self.lines)
 
-    def add(self, path: str, label: str, line: int) -> None:
+    def add(self, path: str, label: str | None, line: int) -> None:
         if not path:
             raise ManifestError(self.source, line, "empty path")
-        if not label:
+        if self.unlabeled:
+            label = None
+        elif label is None or (not label and not self.multi):
             raise ManifestError(self.source, line, f"row has no label (path {quote(path)})")
         try:
             self.buffer += os.fsencode(path)
@@ -52,7 +61,9 @@ class Builder:
             msg = f"path {quote(path)} is not a possible file name ({e.reason})"
             raise ManifestError(self.source, line, msg) from None
         self.offsets.append(len(self.buffer))
-        if self.text is not None:
+        if label is None:
+            pass
+        elif self.text is not None:
             self.text += _utf8(label) + b"\x00"
         else:
             self.codes.append(self.vocab.setdefault(_utf8(label), len(self.vocab)))
@@ -101,9 +112,31 @@ class Builder:
         """The manifest of the rows added, labels typed as ``label_type`` asks (see
         :func:`~imgbatch.manifest.label_types.class_labels`)."""
         lines = np.frombuffer(self.lines, dtype=np.int64)
-        labels, found = self._labels(lines, label_type, classes)
+        labels: np.ndarray | MultiLabels
+        if self.unlabeled:
+            if classes is not None:
+                msg = "classes= pins class ids, and this is a path-only list (no label column)"
+                raise ManifestError(self.source, None, msg)
+            labels, found = np.full(len(lines), -1, np.int64), None
+        elif self.multi:
+            labels, found = self._multi_labels(lines, label_type, classes)
+        else:
+            labels, found = self._labels(lines, label_type, classes)
         table = PathTable(bytes(self.buffer), np.frombuffer(self.offsets, dtype=np.int64), root)
         return Manifest(table, labels, classes=found, lines=lines, source=self.source, format=fmt)
+
+    def _multi_labels(
+        self, lines: np.ndarray, label_type: str, classes: tuple[str, ...] | None
+    ) -> tuple[MultiLabels, tuple[str, ...]]:
+        """Each row's class names (cells split at ``label_sep``, JSON lists) as class ids."""
+        if label_type not in ("auto", "class"):
+            msg = f"several labels per row are class names: label_type {label_type!r} refused"
+            raise ManifestError(self.source, None, msg)
+        if self.text is not None:  # the block reader kept the labels as text: code them now
+            self._code_text(bytes(self.text))
+        codes = LabelCodes(self.source, self.vocab, np.frombuffer(self.codes, np.int64), lines)
+        self.vocab = {}
+        return multi_labels(codes, self.label_sep, classes)
 
     def _labels(
         self, lines: np.ndarray, label_type: str, classes: tuple[str, ...] | None
@@ -116,11 +149,7 @@ class Builder:
             values = self._numbers(text, len(lines), lambda row: row, wanted) if wanted else None
             if values is not None:
                 return values, None
-            # Not numbers (or not asked for): code the labels now.
-            for texts in split_labels(text):
-                for name in dict.fromkeys(texts):
-                    self.vocab.setdefault(name, len(self.vocab))
-                self.codes.extend(map(self.vocab.__getitem__, texts))
+            self._code_text(text)  # not numbers (or not asked for): code the labels now
             del text
         elif wanted:
             terminated = b"".join(name + b"\x00" for name in self.vocab)
@@ -130,6 +159,14 @@ class Builder:
         codes = LabelCodes(self.source, self.vocab, np.frombuffer(self.codes, np.int64), lines)
         self.vocab = {}
         return class_labels(codes, label_type=label_type, classes=classes)
+
+    def _code_text(self, text: bytes) -> None:
+        """Code the NUL-terminated labels ``text`` (all the rows') into ``vocab`` and ``codes``."""
+        self.text = None
+        for texts in split_labels(text):
+            for name in dict.fromkeys(texts):
+                self.vocab.setdefault(name, len(self.vocab))
+            self.codes.extend(map(self.vocab.__getitem__, texts))
 
     def _numbers(
         self,

@@ -7,7 +7,14 @@ import os
 from .._util import shorten
 from ..errors import ManifestError
 
-__all__ = ["IMAGE_EXTENSIONS", "choose_columns", "find_keys", "is_header"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "choose_columns",
+    "choose_path_column",
+    "find_keys",
+    "is_header",
+    "looks_like_image",
+]
 
 #: File endings :func:`read_folder` treats as images, and a header row never holds (compared
 #: lower-case).
@@ -41,14 +48,15 @@ def _find_column(header: list[str], wanted: str | int | None, known: tuple[str, 
     return None
 
 
-def _looks_like_image(field: str) -> bool:
+def looks_like_image(field: str) -> bool:
+    """Whether ``field`` ends in an image file extension (``a.JPG``)."""
     return os.path.splitext(field.strip())[1].lower() in IMAGE_EXTENSIONS
 
 
 def is_header(row: list[str], path_column: str | int | None, label_column: str | int | None
               ) -> bool:  # fmt: skip
     """Whether the first row ``row`` names columns: no image file name, a recognised name."""
-    if any(_looks_like_image(f) for f in row):
+    if any(looks_like_image(f) for f in row):
         return False
     lowered = {f.strip().lower() for f in row}
     names = set(_PATH_NAMES) | set(_LABEL_NAMES)
@@ -88,9 +96,28 @@ def choose_columns(
         raise ManifestError(source, line, msg)
     if l_col is None:
         want = repr(label_column) if label_column is not None else "label column"
-        msg = f"header has no {want} (found {found}); pass label_column="
+        msg = f"header has no {want} (found {found}); pass label_column=, or "
+        msg += "label_column=None for a path-only list"
         raise ManifestError(source, line, msg)
     return p_col, l_col
+
+
+def choose_path_column(
+    source: str, line: int, header: list[str] | None, path_column: str | int | None
+) -> int:
+    """The path column's position in a path-only list (``header``: its first row, if a header)."""
+    if header is None:
+        return path_column if isinstance(path_column, int) else 0
+    p_col = _find_column(header, path_column, _PATH_NAMES)
+    if p_col is None and len(header) == 1 and path_column is None:
+        p_col = 0
+    if p_col is None:
+        want = repr(path_column) if path_column is not None else "path column"
+        found = shorten(", ".join(repr(h) for h in header))
+        raise ManifestError(
+            source, line, f"header has no {want} (found {found}); pass path_column="
+        )
+    return p_col
 
 
 def find_keys(

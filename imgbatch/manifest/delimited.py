@@ -10,7 +10,7 @@ from .._util import shorten
 from ..errors import ManifestError
 from .blocks import Blocks, fast_reading
 from .builder import Builder
-from .columns import choose_columns, is_header
+from .columns import choose_columns, choose_path_column, is_header, looks_like_image
 from .label_types import quote
 from .lines import TextLines, skippable
 
@@ -61,7 +61,8 @@ class _DelimitedRows:
     def run(self) -> None:
         while True:
             columns = self._columns
-            if columns is not None and fast_reading() and not self._read_blocks(columns):
+            fast = fast_reading() and not self._builder.unlabeled
+            if columns is not None and fast and not self._read_blocks(columns):
                 return
             row = self._next_row()
             if row is None:
@@ -99,12 +100,18 @@ class _DelimitedRows:
         """Fix the columns from the first row; the columns if it is a row of data, None if it
         is a header."""
         path_column, label_column = self._wanted
+        if label_column is None and len(row) == 1 and not self._builder.multi:
+            self._builder.unlabeled = True  # one column: a path-only list
         named = isinstance(path_column, str) or isinstance(label_column, str)
         positional = isinstance(path_column, int) or isinstance(label_column, int)
         header = row if (named or is_header(row, path_column, label_column)) else None
-        self._columns = choose_columns(
-            self._builder.source, self._start, row, header, path_column, label_column
-        )
+        source = self._builder.source
+        if self._builder.unlabeled:
+            self._columns = (choose_path_column(source, self._start, header, path_column), -1)
+        else:
+            self._columns = choose_columns(
+                source, self._start, row, header, path_column, label_column
+            )
         if header is not None:
             return None
         self._width = 0 if positional else len(row)
@@ -119,6 +126,12 @@ class _DelimitedRows:
             )
             raise ManifestError(source, start, msg)
         p, lab = columns
+        if lab < 0:  # a path-only list
+            if len(row) <= p:
+                msg = f"row has {len(row)} fields, expected at least {p + 1}"
+                raise ManifestError(source, start, msg)
+            self._builder.add(row[p].strip(), None, start)
+            return
         if len(row) <= max(p, lab):
             if len(row) == 1:
                 raise ManifestError(source, start, f"row has no label (path {quote(row[0])})")
@@ -129,11 +142,16 @@ class _DelimitedRows:
 
 def parse_txt(lines: TextLines, builder: Builder) -> None:
     """Read the ``path label`` rows of a txt file into ``builder``, split at the last run of
-    white space (so paths may hold spaces); a first row of column names is skipped."""
+    white space (so paths may hold spaces); a first row of column names is skipped. A file
+    whose first row is one word, or ends in an image file name, is a path-only list: each
+    line is a path."""
     first = True
-    blocks = Blocks(builder, delimiter=None, columns=(0, 1), width=0) if fast_reading() else None
+    blocks = None
+    if fast_reading() and not builder.unlabeled:
+        blocks = Blocks(builder, delimiter=None, columns=(0, 1), width=0)
     while True:
-        if not first and blocks is not None and not lines.pending and not blocks.run(lines):
+        fast = not first and not builder.unlabeled and not lines.pending
+        if fast and blocks is not None and not blocks.run(lines):
             return
         line = next(lines, None)
         if line is None:
@@ -143,10 +161,21 @@ def parse_txt(lines: TextLines, builder: Builder) -> None:
         parts = line.strip().rsplit(maxsplit=1)
         if first:
             first = False
-            if len(parts) == 2 and is_header(parts, None, None):
+            if _txt_header(parts, builder):
                 continue
+        if builder.unlabeled:
+            builder.add(line.strip(), None, lines.lineno)
+            continue
         if len(parts) < 2:
             raise ManifestError(
                 builder.source, lines.lineno, f"row has no label (path {quote(parts[0])})"
             )
         builder.add(parts[0], parts[1], lines.lineno)
+
+
+def _txt_header(parts: list[str], builder: Builder) -> bool:
+    """Whether the first row of a txt file, split into ``parts``, is a header; a first row
+    that is one word or ends in an image file name makes the file a path-only list."""
+    if not builder.multi and (len(parts) == 1 or looks_like_image(parts[-1])):
+        builder.unlabeled = True  # "a.jpg" or "my photo.jpg": a path-only list
+    return is_header(parts, None, None) and (len(parts) == 2 or builder.unlabeled)

@@ -15,6 +15,7 @@ from .columns import IMAGE_EXTENSIONS
 from .label_files import read_manifest
 from .label_types import check_classes, check_label_type, not_a_class
 from .table import Manifest, PathTable
+from .targets import LabelColumn
 
 __all__ = ["LabelSource", "as_manifest", "read_folder"]
 
@@ -98,23 +99,33 @@ LabelSource: TypeAlias = "str | os.PathLike[str] | Manifest"
 
 
 def as_manifest(
-    labels: LabelSource, *, classes: Sequence[str] | None = None, label_type: str = "auto",
+    labels: LabelSource,
+    *,
+    classes: Sequence[str] | None = None,
+    label_type: str = "auto",
     storage_options: Mapping[str, Any] | None = None,
-) -> Manifest:  # fmt: skip
+    label_column: LabelColumn = "auto",
+    label_sep: str | None = None,
+) -> Manifest:
     """A Manifest as given, or read from a label file or a class folder.
 
     ``classes`` and ``label_type`` are passed to :func:`read_manifest` or :func:`read_folder`,
     ``storage_options`` to :func:`read_manifest` (a label file at a URL).
     A Manifest given must already have them: its classes equal to ``classes`` (else a
     :class:`ManifestError`; ``manifest.with_classes(classes)`` renumbers one), its labels of
-    ``label_type``. It is never renumbered here: ids that change between the Manifest the caller
-    holds and the batches it is given are what ``classes=`` is there to prevent.
+    ``label_type``; ``label_column`` and ``label_sep`` (how a label file is read) do not apply
+    to it, nor to a class folder. It is never renumbered here: ids that change between the
+    Manifest the caller holds and the batches it is given are what ``classes=`` is there to prevent.
 
     Example:
         >>> val = as_manifest("val.csv", classes=("cat", "dog", "horse"))  # doctest: +SKIP
     """
     label_type = check_label_type(label_type)
     pinned = check_classes(classes, label_type)
+    folder = isinstance(labels, (str, os.PathLike)) and os.path.isdir(labels)
+    if (isinstance(labels, Manifest) or folder) and (label_column != "auto" or label_sep):
+        msg = "label_column and label_sep apply to label files, not to a Manifest or a folder"
+        raise ValueError(msg)
     if isinstance(labels, Manifest):
         _check_given(labels, pinned, label_type)
         return labels
@@ -126,8 +137,9 @@ def as_manifest(
         folder_type = "class" if label_type == "auto" else label_type  # "int": an error there
         return read_folder(labels, classes=pinned, label_type=folder_type)
     return read_manifest(
-        labels, classes=pinned, label_type=label_type, storage_options=storage_options
-    )
+        labels, classes=pinned, label_type=label_type, storage_options=storage_options,
+        label_column=label_column, label_sep=label_sep,
+    )  # fmt: skip
 
 
 def _check_given(manifest: Manifest, classes: tuple[str, ...] | None, label_type: str) -> None:

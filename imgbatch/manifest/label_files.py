@@ -16,6 +16,7 @@ from .jsonl import parse_jsonl
 from .label_types import check_classes, check_label_type
 from .lines import TextLines
 from .table import Manifest, absolute_root
+from .targets import LabelColumn, check_label_column, check_label_sep, read_targets
 
 __all__ = ["EXTENSION_FORMATS", "MANIFEST_FORMATS", "read_manifest"]
 
@@ -36,11 +37,12 @@ def read_manifest(
     *,
     format: str | None = None,
     path_column: str | int | None = None,
-    label_column: str | int | None = None,
+    label_column: LabelColumn = "auto",
     root: str | os.PathLike[str] | None = None,
     label_type: str = "auto",
     classes: Sequence[str] | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    label_sep: str | None = None,
 ) -> Manifest:
     """Read a label file into a :class:`Manifest`.
 
@@ -72,13 +74,16 @@ def read_manifest(
         format: one of ``"csv"``, ``"tsv"``, ``"txt"``, ``"jsonl"``; detected when None.
         path_column: header name (or 0-based position) of the path column; recognised names such
             as ``path``, ``filename`` or ``image`` are found without it.
-        label_column: header name (or position) of the label column (``label``, ``class``, ...).
+        label_column: header name (or position) of the label column; ``"auto"`` finds it
+            (``label``, ``class``, ...) or finds there is none; a list of columns reads
+            several numeric targets per row; None: no labels (a path-only list).
         root: folder that relative paths are resolved against.
         label_type: ``"auto"``, ``"class"``, ``"int"`` or ``"float"`` (see above).
         classes: class names, id = position: every label must be one of them (they are class
             names, never numbers), and ``m.classes`` is this tuple even where a class has no row.
         storage_options: passed to the fsspec filesystem of a label file at a URL (an
             ``endpoint_url``, credentials); the loader's own ``storage_options`` read the images.
+        label_sep: the separator of several class names in one label cell (multi-label).
 
     Raises:
         ManifestError: the file is missing, not a regular file, empty, not UTF-8, a row is
@@ -92,12 +97,26 @@ def read_manifest(
         ('/data/cat/001.jpg', 0, ('cat', 'dog', 'horse'))
     """
     source = os.fspath(path)
-    _check_options(format, path_column, label_column)
+    _check_options(format, path_column)
     label_type = check_label_type(label_type)
     pinned = check_classes(classes, label_type)
+    columns = check_label_column(label_column, label_sep=label_sep, label_type=label_type)
+    if isinstance(columns, tuple):
+        if pinned is not None:
+            msg = "classes= applies to class names, not to several numeric label columns"
+            raise ValueError(msg)
+
+        def one(column: str | int) -> Manifest:
+            return read_manifest(source, format=format, path_column=path_column, root=root,
+                                 label_column=column, label_type="float",
+                                 storage_options=storage_options)  # fmt: skip
+
+        return read_targets(one, columns)
+    builder = Builder(source, label_sep=check_label_sep(label_sep))
+    builder.unlabeled = columns is None
     remote = is_url(source)
     with _open_url(source, storage_options) if remote else _open(source) as handle:
-        builder, fmt = _parse(handle, source, format, path_column, label_column)
+        fmt = _parse(handle, builder, format, path_column, None if columns == "auto" else columns)
     if root is not None:
         base = absolute_root(root)
     else:
@@ -105,16 +124,13 @@ def read_manifest(
     return builder.build(base, fmt, label_type=label_type, classes=pinned)
 
 
-def _check_options(
-    format: str | None, path_column: str | int | None, label_column: str | int | None
-) -> None:
+def _check_options(format: str | None, path_column: str | int | None) -> None:
     if format is not None and format not in MANIFEST_FORMATS:
         msg = f"format must be one of {', '.join(MANIFEST_FORMATS)}, got {format!r}"
         raise ValueError(msg)
-    for name, value in (("path_column", path_column), ("label_column", label_column)):
-        if value is not None and not isinstance(value, (str, int)):
-            msg = f"{name} must be a column name or position, got {value!r}"
-            raise TypeError(msg)
+    if path_column is not None and not isinstance(path_column, (str, int)):
+        msg = f"path_column must be a column name or position, got {path_column!r}"
+        raise TypeError(msg)
 
 
 def _open(source: str) -> BinaryIO:
@@ -170,18 +186,18 @@ def _file_kind(mode: int) -> str:
 
 def _parse(
     handle: BinaryIO,
-    source: str,
+    builder: Builder,
     format: str | None,
     path_column: str | int | None,
     label_column: str | int | None,
-) -> tuple[Builder, str]:
-    """The rows of the open label file ``handle`` in a builder, and the format they were read as."""
+) -> str:
+    """Read the rows of the open label file ``handle`` into ``builder``; the format read as."""
+    source = builder.source
     lines = TextLines(handle, source)
     first = lines.peek_data_line()
     if first is None:
         raise ManifestError(source, None, "empty label file: no rows")
     fmt = format or _detect_format(source, first)
-    builder = Builder(source)
     if fmt == "jsonl":
         parse_jsonl(lines, builder, path_column, label_column)
     elif fmt == "txt":
@@ -193,7 +209,7 @@ def _parse(
         parse_delimited(lines, builder, "," if fmt == "csv" else "\t", path_column, label_column)
     if not builder.count:
         raise ManifestError(source, None, "empty label file: a header but no rows")
-    return builder, fmt
+    return fmt
 
 
 def _detect_format(source: str, first: str) -> str:

@@ -5,15 +5,19 @@ from __future__ import annotations
 import os
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Protocol, overload
+from typing import Any, Protocol, overload
 
 import numpy as np
 
 from ..errors import ManifestError
 from ..urls import is_url, url_join
 from .label_types import class_names, not_a_class
+from .multilabel import MultiLabels
 
-__all__ = ["Hasher", "Manifest", "PathTable", "absolute_root", "resolve"]
+__all__ = ["DENSE_LIMIT", "Hasher", "Manifest", "PathTable", "absolute_root", "resolve"]
+
+#: The most values ``m.labels`` builds as a dense multi-hot matrix (256 M float32: 1 GiB).
+DENSE_LIMIT = 1 << 28
 
 
 def absolute_root(root: str | os.PathLike[str]) -> str:
@@ -71,15 +75,33 @@ class PathTable(Sequence[str]):
         return len(self._offsets) - 1
 
     @overload
-    def __getitem__(self, index: int) -> str: ...
+    def __getitem__(self, index: int | np.integer[Any]) -> str: ...
     @overload
-    def __getitem__(self, index: slice) -> list[str]: ...
-    def __getitem__(self, index: int | slice) -> str | list[str]:
+    def __getitem__(self, index: slice | Sequence[int] | np.ndarray) -> list[str]: ...
+    def __getitem__(
+        self, index: int | np.integer[Any] | slice | Sequence[int] | np.ndarray
+    ) -> str | list[str]:
+        """One path (an int), or a list of them: a slice, row numbers (``paths[rows]`` with
+        the ``rows`` of a ``with_index`` batch) or a boolean mask.
+
+        Example:
+            >>> paths = PathTable.from_strings(["a.jpg", "b.jpg", "c.jpg"], "/data")
+            >>> paths[np.array([2, 0])]
+            ['/data/c.jpg', '/data/a.jpg']
+        """
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
+        if isinstance(index, (np.ndarray, Sequence)):
+            rows = np.asarray(index)
+            if rows.dtype == np.bool_:
+                rows = np.flatnonzero(rows) if rows.shape == (len(self),) else rows
+            if rows.dtype.kind not in "iu" and rows.size:
+                msg = f"path indices must be ints or a boolean mask, got {rows.dtype}"
+                raise IndexError(msg)
+            return [self[int(i)] for i in rows.reshape(-1)]
         if self.has_urls:  # s3://, https://...: resolved as URLs are
-            return resolve(self.root, self.relative(index))
-        return os.path.join(self.root, self.relative(index))
+            return resolve(self.root, self.relative(int(index)))
+        return os.path.join(self.root, self.relative(int(index)))
 
     def relative(self, index: int) -> str:
         """The path as written in the manifest (not resolved against ``root``)."""
@@ -131,7 +153,13 @@ class Manifest:
 
     Attributes:
         paths: sequence of ``str``, resolved against the manifest's folder (or ``root=``).
-        labels: ``int64`` class ids, or ``float32`` for numeric (regression) labels.
+        labels: ``int64`` class ids (``-1`` for a path-only list), ``float32`` numeric
+            (regression) labels, ``float32`` ``(N, k)`` for ``k`` targets per row, or, for
+            several class names per row, the dense ``(N, C)`` multi-hot ``float32`` matrix,
+            built when asked for (see :attr:`labels`).
+        multi_labels: for several class names per row, the class ids in compact form
+            (:class:`~imgbatch.manifest.MultiLabels`: ``multi_labels[i]`` the ids of row
+            ``i``, ``multi_labels[rows]`` multi-hot rows); None otherwise.
         classes: class names (id = position, sorted), or None when labels were numbers.
         lines: ``int64`` manifest line number of each row (0 where there is none, as in folders).
         source: the label file or folder read, or None for a manifest built in code.
@@ -143,12 +171,12 @@ class Manifest:
         ('/data/b.jpg', 1)
     """
 
-    __slots__ = ("classes", "format", "labels", "lines", "paths", "source")
+    __slots__ = ("_labels", "classes", "format", "lines", "multi_labels", "paths", "source")
 
     def __init__(
         self,
         paths: Sequence[str] | PathTable,
-        labels: Sequence[int] | Sequence[float] | np.ndarray,
+        labels: Sequence[int] | Sequence[float] | np.ndarray | MultiLabels,
         *,
         classes: Sequence[str] | None = None,
         lines: Sequence[int] | np.ndarray | None = None,
@@ -162,10 +190,16 @@ class Manifest:
             table = PathTable.from_strings(paths, absolute_root(root or os.curdir))
         label_array = _label_array(labels, len(table))
         self.classes = tuple(classes) if classes is not None else None
-        if self.classes is not None and len(label_array):
+        #: Several class ids per row (multi-label), compact; None for the other label forms.
+        self.multi_labels = label_array if isinstance(label_array, MultiLabels) else None
+        self._labels = None if isinstance(label_array, MultiLabels) else label_array
+        if isinstance(label_array, MultiLabels):
+            if self.classes is None or label_array.classes != len(self.classes):
+                msg = "multi-labels need classes=, one name per class id"
+                raise ValueError(msg)
+        elif self.classes is not None and len(label_array):
             _check_class_ids(label_array, len(self.classes))
         self.paths = table
-        self.labels = label_array
         self.lines = (
             np.zeros(len(table), np.int64) if lines is None else np.asarray(lines, np.int64)
         )
@@ -175,18 +209,74 @@ class Manifest:
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, index: int) -> tuple[str, int | float]:
-        label: int | float = self.labels[index].item()
+    @property
+    def labels(self) -> np.ndarray:
+        """One label per row (see the class's attributes); for a multi-label manifest the
+        dense ``(N, C)`` multi-hot ``float32`` matrix, built at each access and refused past
+        :data:`DENSE_LIMIT` values (``multi_labels`` holds the ids compactly)."""
+        if self._labels is not None:
+            return self._labels
+        multi = self.multi_labels
+        assert multi is not None  # one or the other
+        if len(multi) * multi.classes > DENSE_LIMIT:
+            msg = (
+                f"m.labels would be a dense {len(multi):,} x {multi.classes:,} multi-hot "
+                "matrix; use m.multi_labels (compact class ids) or m.label_rows(rows)"
+            )
+            raise ValueError(msg)
+        return multi.dense()
+
+    def label_rows(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        """The labels of ``rows`` (row numbers), a new array: multi-hot ``float32 (B, C)``
+        rows for a multi-label manifest, else ``labels[rows]``."""
+        if self.multi_labels is not None:
+            return self.multi_labels[np.asarray(rows, dtype=np.int64)]
+        assert self._labels is not None
+        picked: np.ndarray = self._labels[np.asarray(rows, dtype=np.int64)]
+        return picked
+
+    def __getitem__(self, index: int) -> tuple[str, int | float | np.ndarray]:
+        """``(path, label)``; the label an int or a float, or an array: the class ids of a
+        multi-label row, the targets of a multi-target row."""
+        if self.multi_labels is not None:
+            return self.paths[index], self.multi_labels[index]
+        value = self.labels[index]
+        label: int | float | np.ndarray = value if value.ndim else value.item()
         return self.paths[index], label
 
-    def __iter__(self) -> Iterator[tuple[str, int | float]]:
+    @property
+    def labeled(self) -> bool:
+        """False for a path-only list (every label -1, no label column read)."""
+        return self._labels is None or not _unlabeled(self._labels)
+
+    @property
+    def label_kind(self) -> str:
+        """``"class"``, ``"multi"`` (several class names per row), ``"int"``, ``"float"``,
+        ``"targets"`` (several numbers per row) or ``"none"`` (a path-only list)."""
+        labels = self._labels
+        if labels is None:
+            return "multi"
+        if not self.labeled:
+            return "none"
+        if self.classes is not None:
+            return "class"
+        if labels.ndim == 2:
+            return "targets"
+        return "int" if labels.dtype.kind == "i" else "float"
+
+    def __iter__(self) -> Iterator[tuple[str, int | float | np.ndarray]]:
         for i in range(len(self)):
             yield self[i]
 
     def __repr__(self) -> str:
-        what = f"{len(self.classes)} classes" if self.classes is not None else "numeric labels"
+        kind = self.label_kind
+        targets = self._labels.shape[-1] if self._labels is not None else 0
+        what = {"none": "no labels", "targets": f"{targets} targets per row"}
+        what["multi"] = f"{len(self.classes or ())} classes, several per row"
+        what["class"] = f"{len(self.classes or ())} classes"
+        text = what.get(kind, "numeric labels")
         src = f"{self.source!r}, " if self.source else ""
-        return f"Manifest({src}{len(self)} rows, {what})"
+        return f"Manifest({src}{len(self)} rows, {text})"
 
     def subset(self, indices: Sequence[int] | np.ndarray) -> Manifest:
         """A new manifest of the rows at ``indices`` (in that order); classes are kept as they are.
@@ -201,9 +291,10 @@ class Manifest:
             msg = f"subset indices must lie in [0, {len(self)}), found {idx.min()}..{idx.max()}"
             raise IndexError(msg)
         idx = idx % max(len(self), 1)
+        multi = self.multi_labels
         return Manifest(
             self.paths.take(idx),
-            self.labels[idx],
+            multi.take(idx) if multi is not None else self.labels[idx],
             classes=self.classes,
             lines=self.lines[idx],
             source=self.source,
@@ -226,16 +317,23 @@ class Manifest:
             raise ValueError(msg)
         index = {name: i for i, name in enumerate(pinned)}
         new_ids = np.array([index.get(name, -1) for name in self.classes], dtype=np.int64)
-        labels = new_ids[self.labels]
+        old = self.multi_labels if self.multi_labels is not None else self.labels
+        ids = old.ids if isinstance(old, MultiLabels) else old
+        labels = new_ids[ids]
         if len(labels) and labels.min() < 0:
-            row = int(np.argmax(labels < 0))
-            name = self.classes[int(self.labels[row])]
+            at = int(np.argmax(labels < 0))
+            name = self.classes[int(ids[at])]
+            row = int(old.rows_with(int(ids[at]))[0]) if isinstance(old, MultiLabels) else at
             where = self.source or "manifest"
             raise ManifestError(
                 where, int(self.lines[row]) or None, "label " + not_a_class(name, pinned)
             )
-        return Manifest(self.paths, labels, classes=pinned, lines=self.lines, source=self.source,
-                        format=self.format)  # fmt: skip
+        if isinstance(old, MultiLabels):
+            renumbered: np.ndarray | MultiLabels = old.renumber(new_ids, len(pinned))
+        else:
+            renumbered = labels
+        return Manifest(self.paths, renumbered, classes=pinned, lines=self.lines,
+                        source=self.source, format=self.format)  # fmt: skip
 
     def where(self, index: int) -> str:
         """``"labels.csv, line 12"``: where row ``index`` came from, for messages."""
@@ -245,9 +343,22 @@ class Manifest:
         return f"{self.source}, line {line}" if line else self.source
 
 
-def _label_array(labels: Sequence[int] | Sequence[float] | np.ndarray, rows: int) -> np.ndarray:
-    """``labels`` as one ``int64`` or ``float32`` value per row."""
+def _label_array(
+    labels: Sequence[int] | Sequence[float] | np.ndarray | MultiLabels, rows: int
+) -> np.ndarray | MultiLabels:
+    """``labels`` as one ``int64`` or ``float32`` value per row, ``float32`` targets (a row
+    each), or multi-labels."""
+    if isinstance(labels, MultiLabels):
+        if len(labels) != rows:
+            msg = f"labels must be one per path: {rows} paths, {len(labels)} label rows"
+            raise ValueError(msg)
+        return labels
     label_array = np.asarray(labels)
+    if label_array.ndim == 2 and label_array.dtype.kind in "iuf" and label_array.shape[1]:
+        if len(label_array) != rows:
+            msg = f"labels must be one per path: {rows} paths, labels of shape {label_array.shape}"
+            raise ValueError(msg)
+        return label_array.astype(np.float32, copy=False)  # several targets per row
     if label_array.ndim != 1 or len(label_array) != rows:
         msg = f"labels must be one per path: {rows} paths, labels of shape "
         msg += f"{label_array.shape}"
@@ -260,6 +371,13 @@ def _label_array(labels: Sequence[int] | Sequence[float] | np.ndarray, rows: int
         msg = f"labels must be integers or floats, not {label_array.dtype}"
         raise TypeError(msg)
     return label_array.astype(np.int64)
+
+
+def _unlabeled(labels: np.ndarray) -> bool:
+    """Whether ``labels`` are a path-only list's: int64, every one -1 (and at least one)."""
+    return bool(labels.dtype == np.int64 and labels.ndim == 1 and len(labels)) and bool(
+        (labels == -1).all()
+    )
 
 
 def _check_class_ids(labels: np.ndarray, classes: int) -> None:

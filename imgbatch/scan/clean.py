@@ -74,8 +74,15 @@ def check_out(manifest: Manifest, out: str | os.PathLike[str], *, force: bool = 
     Raises:
         FileExistsError: ``out`` exists and ``force`` is False.
         ValueError: ``out`` is the label file itself, a folder, in a missing folder, or named
-            for another format.
+            for another format; or the manifest has not one label per row (multi-label,
+            multi-target, path-only).
     """
+    if manifest.label_kind in ("multi", "targets", "none"):
+        msg = (
+            "out must be left out for a multi-label, multi-target or path-only list: the clean "
+            "copy is written for one label per row only"
+        )
+        raise ValueError(msg)
     target = os.path.abspath(out)
     source = manifest.source
     if source is not None and _same_file(target, source):

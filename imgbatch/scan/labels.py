@@ -16,6 +16,7 @@ __all__ = [
     "BackslashPaths",
     "LabelRange",
     "backslash_paths",
+    "class_counts",
     "class_histogram",
     "edit_distance",
     "find_duplicates",
@@ -40,7 +41,8 @@ class LabelRange:
     """What the labels are and the values they span.
 
     Attributes:
-        kind: ``"class"`` (names, ids 0..classes - 1), ``"int"`` or ``"float"``.
+        kind: ``"class"`` (names, ids 0..classes - 1; one or several per row), ``"int"``,
+            ``"float"`` (one or several numbers per row), or ``"none"`` (a path-only list).
         low: the smallest label (class id for classes); None with no rows.
         high: the largest label (class id for classes); None with no rows.
         classes: how many classes (None for numbers).
@@ -83,12 +85,16 @@ class BackslashPaths:
 
 def label_range(manifest: Manifest) -> LabelRange:
     """The labels' kind and range, the classes without rows, the rows with negative ids."""
-    labels = manifest.labels
+    kind = manifest.label_kind
+    if kind == "none":
+        return LabelRange("none", None, None)
+    multi = manifest.multi_labels
+    labels = multi.ids if multi is not None else manifest.labels
     low = high = None
     if len(labels):
         low, high = labels.min().item(), labels.max().item()
     if manifest.classes is not None:
-        counts = np.bincount(labels, minlength=len(manifest.classes))
+        counts = class_counts(manifest)
         empty = tuple((int(i), manifest.classes[i]) for i in np.flatnonzero(counts == 0))
         return LabelRange("class", low, high, classes=len(manifest.classes), empty=empty)
     if labels.dtype.kind != "i":
@@ -107,8 +113,14 @@ def backslash_paths(manifest: Manifest) -> BackslashPaths:
 
 
 def label_text(manifest: Manifest, row: int) -> str:
-    """Row ``row``'s label as text: its class name, or the number as it reads back."""
+    """Row ``row``'s label as text: its class name, or the number as it reads back; several
+    names joined with ``|``, several numbers with ``,``."""
+    if manifest.multi_labels is not None:
+        names = manifest.classes or ()
+        return "|".join(names[i] for i in manifest.multi_labels[row].tolist())
     value = manifest.labels[row]
+    if value.ndim:
+        return ",".join(map(str, value))
     if manifest.classes is not None:
         return manifest.classes[int(value)]
     return str(value)  # numpy prints the shortest text that reads back as the same value
@@ -149,9 +161,12 @@ def find_duplicates(manifest: Manifest) -> list[Duplicate]:
 
 
 def class_histogram(manifest: Manifest) -> dict[str, int] | None:
-    """Rows per class (or per integer label, as text); None for float (regression) labels."""
+    """Rows per class (or per integer label, as text); None for float (regression) labels
+    and path-only lists. With several class names per row, each name counts (once a row)."""
+    if manifest.label_kind == "none":
+        return None
     if manifest.classes is not None:
-        counts = np.bincount(manifest.labels, minlength=len(manifest.classes))
+        counts = class_counts(manifest)
         return {name: int(n) for name, n in zip(manifest.classes, counts, strict=True)}
     if manifest.labels.dtype.kind == "i":
         values, counts = np.unique(manifest.labels, return_counts=True)
@@ -196,7 +211,7 @@ def find_typos(manifest: Manifest, histogram: dict[str, int]) -> list[LabelTypo]
             like = None if _has_digit(name) else _nearest(name, targets, histogram)
             if like is not None:
                 found[name] = (like, "spelling")
-    rows_of = _rows_by_class(manifest.labels, manifest.classes or ())
+    rows_of = _rows_by_class(manifest, set(found))
     return [
         LabelTypo(
             label=name,
@@ -281,8 +296,20 @@ def edit_distance(a: str, b: str, limit: int) -> int:
     return previous[-1]
 
 
-def _rows_by_class(labels: np.ndarray, classes: tuple[str, ...]) -> dict[str, list[int]]:
-    rows: dict[str, list[int]] = {}
-    for row, class_id in enumerate(labels.tolist()):
-        rows.setdefault(classes[class_id], []).append(row)
-    return rows
+def _rows_by_class(manifest: Manifest, names: set[str]) -> dict[str, list[int]]:
+    """The rows of each class in ``names``."""
+    classes = manifest.classes or ()
+    wanted = [i for i, name in enumerate(classes) if name in names]
+    multi = manifest.multi_labels
+    if multi is not None:
+        return {classes[i]: multi.rows_with(i).tolist() for i in wanted}
+    labels = manifest.labels
+    return {classes[i]: np.flatnonzero(labels == i).tolist() for i in wanted}
+
+
+def class_counts(manifest: Manifest) -> np.ndarray:
+    """Rows per class id (a manifest with classes); a multi-label row counts for each name."""
+    multi = manifest.multi_labels
+    if multi is not None:
+        return multi.counts()
+    return np.bincount(manifest.labels, minlength=len(manifest.classes or ()))

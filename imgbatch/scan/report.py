@@ -194,6 +194,8 @@ class ScanReport:
         return out
 
     def _histogram_text(self) -> list[str]:
+        if self.histogram is None and self.label_range.kind == "none":
+            return ["", "labels: none (a path-only list): no class histogram"]
         if self.histogram is None:
             return ["", "labels: numeric (regression): no class histogram"]
         ranked = sorted(self.histogram.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -243,6 +245,8 @@ class ScanReport:
                     f"({_lines(r.negative_lines, r.negative)}): never a class id; a 'no label' "
                     "marker? drop those rows or give them a class"
                 )
+        elif r.kind == "none":
+            out.append("no labels: a path-only list")
         else:
             out.append(f"numeric labels: {r.low:g}..{r.high:g}")
         b = self.backslash_paths
