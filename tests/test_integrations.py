@@ -431,3 +431,64 @@ class TestTf:
         while imgbatch_threads() and time.monotonic() < deadline:
             time.sleep(0.01)
         assert not imgbatch_threads()
+
+
+# ---------------------------------------------------------------------------------------------
+# with_index: every adapter passes the rows through
+
+
+def check_identity_rows(images: np.ndarray, labels: np.ndarray, rows: np.ndarray) -> None:
+    """Rows are int64 manifest rows, in step with the images (red = k) and labels (k)."""
+    assert rows.dtype == np.int64
+    assert labels.tolist() == rows.tolist()
+    red = images[:, 0, 0, 0]  # hwc uint8: the red channel
+    assert [round(float(v)) for v in red] == rows.tolist()
+
+
+def test_torch_dataset_passes_rows(torch: Any, tmp_path: Path) -> None:
+    from imgbatch.integrations.torch import TorchDataset
+
+    loader = Loader(make_identity(tmp_path, 9), batch_size=4, size=SIDE, dtype="uint8",
+                    with_index=True)  # fmt: skip
+    seen = []
+    for images, labels, rows in TorchDataset(loader):
+        assert rows.dtype == torch.int64
+        check_identity_rows(images.numpy(), labels.numpy(), rows.numpy())
+        seen += rows.tolist()
+    assert sorted(seen) == list(range(9))
+
+
+def test_keras_dataset_passes_rows(keras: Any, tmp_path: Path) -> None:
+    from imgbatch.integrations.keras import KerasDataset
+
+    loader = Loader(make_identity(tmp_path, 9), batch_size=4, size=SIDE, dtype="uint8",
+                    with_index=True)  # fmt: skip
+    with KerasDataset(loader) as dataset:
+        batches = [dataset[k] for k in range(len(dataset))]
+    for images, labels, rows in batches:
+        check_identity_rows(images, labels, rows)
+    assert sorted(r for _, _, rows in batches for r in rows.tolist()) == list(range(9))
+
+
+def test_tf_dataset_passes_rows(tf: Any, tmp_path: Path) -> None:
+    from imgbatch.integrations.tf import output_signature, to_tf_dataset
+
+    loader = Loader(make_identity(tmp_path, 9), batch_size=4, size=SIDE, dtype="uint8",
+                    with_index=True)  # fmt: skip
+    spec = output_signature(loader)
+    assert len(spec) == 3 and spec[2].dtype == tf.int64
+    seen = []
+    for images, labels, rows in to_tf_dataset(loader):
+        check_identity_rows(images.numpy(), labels.numpy(), rows.numpy())
+        seen += rows.numpy().tolist()
+    assert sorted(seen) == list(range(9))
+
+
+def test_tf_signature_of_multi_hot_labels(tf: Any, tmp_path: Path) -> None:
+    from imgbatch.integrations.tf import output_signature
+
+    write(tmp_path / "a.png", encode(solid(4, 4, (1, 2, 3))))
+    (tmp_path / "tags.csv").write_text("path,tags\na.png,cat|dog\na.png,owl\n")
+    loader = Loader(tmp_path / "tags.csv", batch_size=2, size=4, label_sep="|")
+    _, labels = output_signature(loader)
+    assert labels.shape.as_list() == [None, 3] and labels.dtype == tf.float32
