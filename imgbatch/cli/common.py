@@ -53,9 +53,11 @@ def add_label_options(p: argparse.ArgumentParser) -> None:
 
 def label_options(args: argparse.Namespace) -> dict[str, Any]:
     """``label_sep`` and ``label_column`` for :func:`~imgbatch.manifest.as_manifest`."""
-    columns = args.label_column
+    columns = getattr(args, "label_column", None)  # absent from a Namespace built by hand
     column: Any = "auto" if not columns else columns[0] if len(columns) == 1 else columns
-    return {"label_sep": args.label_sep, "label_column": None if args.no_labels else column}
+    if getattr(args, "no_labels", False):
+        column = None
+    return {"label_sep": getattr(args, "label_sep", None), "label_column": column}
 
 
 def add_pipeline_options(p: argparse.ArgumentParser, *, batch_size: int, size: str) -> None:

@@ -101,7 +101,9 @@ class Blocks:
         else:
             bounds, bad = self._split_delimited(arr, starts, ends, bad, skip)
         path_start, path_end, label_start, label_end = bounds
-        bad |= ~skip & ((path_end <= path_start) | (label_end <= label_start))
+        # An empty label is a row without labels in a multi-label file, else an error.
+        empty = label_end < label_start if self._builder.multi else label_end <= label_start
+        bad |= ~skip & ((path_end <= path_start) | empty)
         # A path that may begin or end with (non-ASCII) white space is checked as text: rare.
         rows = np.flatnonzero(~skip & ~bad)
         edge = _MAY_START_SPACE[arr[path_start[rows]]] | _MAY_END_SPACE[arr[path_end[rows] - 1]]

@@ -200,11 +200,14 @@ def multi_labels(
     """The rows' class ids and the classes, each distinct label cell split into names once.
 
     Without ``classes`` the classes are the sorted union of the names; with them, a name
-    outside them is a :class:`ManifestError` naming the first line that holds it.
+    outside them is a :class:`ManifestError` naming the first line that holds it. The cells
+    are split with bytes and numpy, and only the distinct names are decoded and stripped.
     """
-    cells = [split_names(text.decode("utf-8", "surrogatepass"), sep) for text in codes.vocab]
+    cell_of, raw = _tokens(list(codes.vocab), sep)
+    distinct = list(dict.fromkeys(raw))
+    names = [token.decode("utf-8", "surrogatepass").strip() for token in distinct]
     if classes is None:
-        found = tuple(sorted({name for names in cells for name in names}))
+        found = tuple(sorted({name for name in names if name}))
         if not found:
             raise ManifestError(
                 codes.source, None, "no class name in any row: every label is empty"
@@ -212,18 +215,55 @@ def multi_labels(
     else:
         found = classes
     index = {name: i for i, name in enumerate(found)}
-    for code, names in enumerate(cells):  # cells come in order of first appearance
-        unknown = next((name for name in names if name not in index), None)
-        if unknown is not None:
-            mask = np.zeros(len(cells), np.bool_)
-            mask[code] = True
-            raise codes.error(mask, "label " + not_a_class(unknown, found))
-    cell_ids = [sorted({index[name] for name in names}) for names in cells]
-    cell_lengths = np.fromiter(map(len, cell_ids), np.int64, len(cell_ids))
+    index[""] = -1  # an empty name ("cat||dog", an empty cell): dropped
+    lookup = {token: index.get(name, -2) for token, name in zip(distinct, names, strict=True)}
+    ids = np.fromiter(map(lookup.__getitem__, raw), np.int64, len(raw))
+    if (ids == -2).any():  # tokens come cell by cell, cells in order of first appearance
+        token = int(np.argmax(ids == -2))
+        cells = np.zeros(len(codes.vocab), np.bool_)
+        cells[cell_of[token]] = True
+        name = raw[token].decode("utf-8", "surrogatepass").strip()
+        raise codes.error(cells, "label " + not_a_class(name, found))
+    keep = ids >= 0
+    labels = _row_ids(codes.codes, len(codes.vocab), cell_of[keep], ids[keep], len(found))
+    return labels, found
+
+
+def _tokens(cells: list[bytes], sep: str | None) -> tuple[np.ndarray, list[bytes]]:
+    """Every name of every cell as raw bytes (the cells split at NUL and at ``sep``; an empty
+    cell gives one empty name), and the cell each comes from; in cell order."""
+    lengths = np.fromiter(map(len, cells), np.int64, len(cells))
+    joined = b"".join(cells)
+    if sep is not None:
+        code = sep.encode("utf-8", "surrogatepass")
+        joined = joined.replace(code, b"\x00" * len(code))  # the same length: offsets hold
+    ends = np.cumsum(lengths)
+    nul = np.flatnonzero(np.frombuffer(joined, np.uint8) == 0)
+    # A name ends at a NUL (which it then skips) or at its cell's end (at a position shared
+    # with a NUL opening the next cell, the cell's end comes first).
+    position = np.concatenate((nul, ends))
+    is_nul = np.concatenate((np.ones(len(nul), np.int64), np.zeros(len(ends), np.int64)))
+    order = np.lexsort((is_nul, position))
+    position, is_nul = position[order], is_nul[order]
+    starts = np.concatenate(([0], position[:-1] + is_nul[:-1]))
+    cell_of = np.concatenate(([0], np.cumsum(is_nul[:-1] == 0))).astype(np.int64)
+    raw = [joined[a:b] for a, b in zip(starts.tolist(), position.tolist(), strict=True)]
+    return cell_of, raw
+
+
+def _row_ids(
+    row_cells: np.ndarray, cells: int, cell_of: np.ndarray, ids: np.ndarray, classes: int
+) -> MultiLabels:
+    """Each row's ids: those of its cell (``row_cells``), sorted and unique."""
+    order = np.lexsort((ids, cell_of))
+    cell_of, ids = cell_of[order], ids[order]
+    if len(ids):
+        new = np.ones(len(ids), np.bool_)
+        new[1:] = (cell_of[1:] != cell_of[:-1]) | (ids[1:] != ids[:-1])
+        cell_of, ids = cell_of[new], ids[new]
+    cell_lengths = np.bincount(cell_of, minlength=cells).astype(np.int64)
     cell_starts = np.cumsum(cell_lengths) - cell_lengths
-    flat = np.fromiter((i for ids in cell_ids for i in ids), np.int64, int(cell_lengths.sum()))
-    lengths = cell_lengths[codes.codes]
+    lengths = cell_lengths[row_cells]
     offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
     within = np.arange(int(offsets[-1])) - np.repeat(offsets[:-1], lengths)
-    ids = flat[np.repeat(cell_starts[codes.codes], lengths) + within]
-    return MultiLabels(offsets, ids, len(found)), found
+    return MultiLabels(offsets, ids[np.repeat(cell_starts[row_cells], lengths) + within], classes)
