@@ -305,3 +305,24 @@ def test_predict_script_writes_a_new_predictions_csv(tmp_path: Path) -> None:
     again = subprocess.run([sys.executable, script, "--out", str(out)], capture_output=True,
                            text=True, check=False)  # fmt: skip
     assert again.returncode == 2 and "exists" in again.stderr  # never overwritten silently
+
+
+@pytest.mark.parametrize("sep", ["|", " ", "::", "\u00a6", None])
+def test_cells_split_as_split_names_says(sep: str | None) -> None:
+    """The numpy splitting of every distinct cell agrees with :func:`split_names`, cell by cell
+    (NULs, as JSON lists are joined, separators at either end, empty cells, spaces)."""
+    from imgbatch.manifest.label_types import LabelCodes
+    from imgbatch.manifest.multilabel import multi_labels, split_names
+
+    rng = np.random.default_rng(7)
+    parts = ["cat", "dog", " owl ", "", "\x00", sep or "\x00", "é", "ba d"]
+    cells = list(dict.fromkeys("".join(rng.choice(parts, rng.integers(0, 6))) for _ in range(300)))
+    vocab = {c.encode(): i for i, c in enumerate(cells)}
+    rows = rng.integers(0, len(cells), 500)
+    codes = LabelCodes("x.csv", vocab, rows.astype(np.int64), np.arange(500, dtype=np.int64) + 2)
+    labels, classes = multi_labels(codes, sep, None)
+    expected_classes = sorted({n for c in cells for n in split_names(c, sep)})
+    assert list(classes) == expected_classes
+    for row, cell in enumerate(rows.tolist()):
+        want = sorted({classes.index(n) for n in split_names(cells[cell], sep)})
+        assert labels[row].tolist() == want, (row, cells[cell])
