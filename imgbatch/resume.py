@@ -67,9 +67,12 @@ def fingerprint(manifest: Manifest) -> str:
     """
     digest = hashlib.blake2b(digest_size=8)
     manifest.paths.digest(digest)
-    labels = manifest.labels
-    digest.update(f"{labels.dtype.str}{labels.shape}".encode())
-    digest.update(labels.tobytes())
+    multi = manifest.multi_labels
+    # Several class ids per row: their compact arrays (never the dense multi-hot matrix).
+    arrays = (multi.offsets, multi.ids) if multi is not None else (manifest.labels,)
+    for labels in arrays:
+        digest.update(f"{labels.dtype.str}{labels.shape}".encode())
+        digest.update(labels.tobytes())
     digest.update(repr(manifest.classes).encode())
     return digest.hexdigest()
 

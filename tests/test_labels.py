@@ -326,3 +326,18 @@ def test_cells_split_as_split_names_says(sep: str | None) -> None:
     for row, cell in enumerate(rows.tolist()):
         want = sorted({classes.index(n) for n in split_names(cells[cell], sep)})
         assert labels[row].tolist() == want, (row, cells[cell])
+
+
+def test_multi_label_resume_fingerprint_uses_the_compact_ids(tags_csv: Path) -> None:
+    options: dict[str, Any] = dict(batch_size=3, size=4, dtype="uint8", label_sep="|", seed=2)
+    first = imgbatch.Loader(tags_csv, **options)
+    run = iter(first)
+    next(run)
+    state = first.state_dict()
+    rest = [labels.tolist() for _, labels in run]
+    again = imgbatch.Loader(tags_csv, **options)
+    again.load_state_dict(state)
+    assert [labels.tolist() for _, labels in again] == rest
+    other = imgbatch.Loader(tags_csv, **{**options, "label_sep": None, "label_column": None})
+    with pytest.raises(ValueError, match="fingerprint"):
+        other.load_state_dict(state)
