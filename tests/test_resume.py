@@ -38,11 +38,11 @@ def loader(labels: Path, **options: Any) -> Loader:
     return Loader(labels, **options)
 
 
-def rows_served(batches: list[tuple[np.ndarray, np.ndarray]]) -> list[int]:
+def rows_served(batches: list[tuple[np.ndarray, ...]]) -> list[int]:
     return [int(row) for _, labels in batches for row in labels]
 
 
-def take(source: Loader, count: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], dict[str, Any]]:
+def take(source: Loader, count: int) -> tuple[list[tuple[np.ndarray, ...]], dict[str, Any]]:
     """The first ``count`` batches of an iteration, and the state after them (as JSON)."""
     stream = iter(source)
     head = [next(stream) for _ in range(count)]
@@ -63,7 +63,7 @@ def crash_at_world_two(labels: Path, **options: Any) -> tuple[list[int], list[di
 
 def resume_all(
     labels: Path, state: dict[str, Any], world: int, **options: Any
-) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+) -> list[list[tuple[np.ndarray, ...]]]:
     """Each new rank's batches for the rest of the epoch, from ``state``."""
     out = []
     for rank in range(world):
