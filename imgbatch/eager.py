@@ -24,6 +24,7 @@ from .decode import DEFAULT_MAX_PIXELS
 from .errors import ImageReadError, ImgbatchError, ImgbatchWarning
 from .loader import ON_ERROR, Loader
 from .manifest import LabelColumn, LabelSource, Manifest, as_manifest
+from .mask import mask_options
 from .options import ImageOptions, Size, Stats, Transform
 from .read import (
     DEFAULT_IO_BUFFER_BYTES,
@@ -98,6 +99,7 @@ def load_eager(
     storage_options: Mapping[str, Any] | None = None, io_workers: int = DEFAULT_IO_WORKERS,
     io_buffer_bytes: int = DEFAULT_IO_BUFFER_BYTES,
     label_column: LabelColumn = "auto", label_sep: str | None = None,
+    mask_column: str | int | None = None, mask_fill: int = 255, mask_dtype: str = "uint8",
 ) -> Batch:  # fmt: skip
     """Every image in one array, in manifest order: the common way, and the baseline to beat.
 
@@ -110,7 +112,8 @@ def load_eager(
     (several targets per row, a path-only list, multi-hot labels).
 
     Returns:
-        ``(images, labels)``: all images, and their labels.
+        ``(images, labels)``: all images, and their labels; with ``mask_column`` (see
+        :class:`Loader`), ``(images, masks)``.
     """
     options = ImageOptions(
         size, fit=fit, color=color, layout=layout, dtype=dtype, mean=mean, std=std,
@@ -123,26 +126,39 @@ def load_eager(
     n_workers = default_workers() if workers is None else positive_int("workers", workers)
     choice("on_error", on_error, ON_ERROR)
     show = flag("progress", progress)
-    manifest = as_manifest(
-        labels, storage_options=storage_options, label_column=label_column, label_sep=label_sep
-    )
+    manifest, masks = mask_options(
+        as_manifest(
+            labels, storage_options=storage_options, label_column=label_column,
+            label_sep=label_sep,
+        ),
+        mask_column, fill=mask_fill, dtype=mask_dtype, storage_options=storage_options,
+    )  # fmt: skip
     source = open_source(
         manifest.paths, storage_options=storage_options, io_workers=io_workers,
         io_buffer_bytes=io_buffer_bytes,
     )  # fmt: skip
-    sampler = Sampler(manifest, options, non_negative_int("seed", seed), source)
-    images = options.writer.empty(len(manifest), options.decoder.size or (0, 0))
+    sampler = Sampler(manifest, options, non_negative_int("seed", seed), source, masks)
+    size = options.decoder.size or (0, 0)
+    images = options.writer.empty(len(manifest), size)
+    mask_array = None if masks is None else masks.empty(len(manifest), size)
     reads = source.session()
     pool = ThreadPoolExecutor(n_workers, thread_name_prefix="imgbatch")
     try:
         rows = range(len(manifest))
         reads.want(manifest.paths, rows, max_bytes=options.max_file_bytes)
-        futures = [pool.submit(sampler.fill, i, images[i], reads=reads) for i in rows]
+        futures = [
+            pool.submit(sampler.fill, i, images[i], reads=reads,
+                        mask=None if mask_array is None else mask_array[i])
+            for i in rows
+        ]  # fmt: skip
         good, errors = _collect(futures, on_error, show)
     finally:
         reads.close()  # first: a decode thread waiting for a fetch is woken
         pool.shutdown(wait=True, cancel_futures=True)
-    return _compact(images, good, errors, manifest)
+    images, targets = _compact(images, good, errors, manifest)
+    if mask_array is None:
+        return images, targets
+    return images, _compact(mask_array, good, errors, manifest)[0]
 
 
 def _collect(

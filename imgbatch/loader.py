@@ -19,6 +19,7 @@ from ._util import Batch, choice, default_workers, flag, non_negative_int, posit
 from .decode import DEFAULT_MAX_PIXELS
 from .errors import ImageReadError
 from .manifest import LabelColumn, LabelSource, as_manifest
+from .mask import mask_options
 from .options import ImageOptions, Size, Stats, Transform
 from .order import (
     SHARD_MODES,
@@ -112,6 +113,12 @@ class Loader:
             labels are multi-hot ``float32 (B, C)`` (JSON lists are read so without it).
         with_index: yield ``(images, labels, rows)``: ``rows`` the ``int64`` manifest row of
             each image, so ``loader.manifest.paths[rows]`` names its files (inference).
+        mask_column: a column of segmentation mask images (csv, tsv, jsonl): batches are then
+            ``(images, masks)``, masks ``(B, H, W)`` of class ids put through the image's
+            geometry with nearest neighbour (see :mod:`imgbatch.mask` and docs/segmentation.md).
+        mask_fill: the mask value of padding (``fit="pad"``): 255 by default, the usual
+            ignore index.
+        mask_dtype: ``"uint8"`` (palette and 8-bit masks) or ``"int32"`` (16-bit masks).
 
     Example:
         >>> loader = Loader("labels.csv", batch_size=32, size=224)  # doctest: +SKIP
@@ -151,6 +158,7 @@ class Loader:
         label_column: LabelColumn = "auto",
         label_sep: str | None = None,
         with_index: bool = False,
+        mask_column: str | int | None = None, mask_fill: int = 255, mask_dtype: str = "uint8",
     ) -> None:  # fmt: skip
         self.batch_size = positive_int("batch_size", batch_size)
         if size is None:
@@ -172,9 +180,12 @@ class Loader:
         self.rank, self.world_size = distributed(rank, world_size)
         self.shard_mode = choice("shard_mode", shard_mode, SHARD_MODES)
         self.with_index = flag("with_index", with_index)
-        self.manifest = as_manifest(
-            labels, classes=classes, label_type=label_type, storage_options=storage_options,
-            label_column=label_column, label_sep=label_sep,
+        self.manifest, self.masks = mask_options(
+            as_manifest(
+                labels, classes=classes, label_type=label_type, storage_options=storage_options,
+                label_column=label_column, label_sep=label_sep,
+            ),
+            mask_column, fill=mask_fill, dtype=mask_dtype, storage_options=storage_options,
         )  # fmt: skip
         self.source = open_source(
             self.manifest.paths, storage_options=storage_options, io_workers=io_workers,
@@ -276,7 +287,7 @@ class Loader:
         return iter(EpochRun(self._plan(), cursors, self._log, self._position))
 
     def _plan(self) -> Plan:
-        sampler = Sampler(self.manifest, self.options, self.seed, self.source)
+        sampler = Sampler(self.manifest, self.options, self.seed, self.source, self.masks)
         return Plan(
             sampler, workers=self.workers, prefetch=self.prefetch, batch_size=self.batch_size,
             drop_last=self.drop_last, progress=self.progress,

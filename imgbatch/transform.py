@@ -20,7 +20,7 @@ from . import decode
 from ._util import check_size
 from .augment import RandomResizedCrop
 
-__all__ = ["FITS", "INTERPOLATIONS", "LINEAR_MAX_SHRINK", "Decoder"]
+__all__ = ["FITS", "INTERPOLATIONS", "LINEAR_MAX_SHRINK", "Decoder", "Geometry"]
 
 FITS = ("stretch", "crop", "pad")
 INTERPOLATIONS = {
@@ -34,6 +34,29 @@ INTERPOLATIONS = {
 #: one area averaging. See ``Decoder``.
 LINEAR_MAX_SHRINK = 3.0
 _Window = tuple[int, int, int, int]  # top, left, height, width
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where an output image's pixels come from, in the full-size picture's pixels.
+
+    The rectangle ``window`` (top, left, height, width: full-size, EXIF-oriented pixels, maybe
+    fractional) of a picture of ``full`` pixels is mapped onto the rectangle ``box`` of an
+    output of ``out`` pixels (the rest is padding): output pixel ``j`` of the box samples the
+    picture at ``window_top + (j + 0.5) * window_height / box_height``, whatever scale the
+    image was decoded at. It lets a mask follow the image (:mod:`imgbatch.mask`).
+    """
+
+    full: tuple[int, int]
+    window: tuple[float, float, float, float]
+    box: tuple[int, int, int, int]
+    out: tuple[int, int]
+
+    @classmethod
+    def whole(cls, full: tuple[int, int], box: tuple[int, int, int, int], out: tuple[int, int]
+              ) -> Geometry:  # fmt: skip
+        """The whole picture onto ``box`` of the output."""
+        return cls(full, (0.0, 0.0, float(full[0]), float(full[1])), box, out)
 
 
 def _interpolation(name: str | None, src: tuple[float, float], dst: tuple[int, int]) -> int:
@@ -119,12 +142,18 @@ class Decoder:
 
         ``rng`` is the sample's generator; only a ``random_crop`` draws from it.
         """
+        return self.decode(data, path, rng)[0]
+
+    def decode(
+        self, data: bytes, path: str | os.PathLike[str], rng: random.Random | None = None
+    ) -> tuple[np.ndarray, Geometry]:
+        """Decode and fit one image, and say where its pixels came from (:class:`Geometry`)."""
         if self.random_crop is not None:
             if rng is None:
                 msg = "a Decoder with a random_crop needs the sample's rng"
                 raise TypeError(msg)
-            image = self._random_crop(data, path, rng)
-            return image[..., None] if image.ndim == 2 else image
+            image, geometry = self._random_crop(data, path, rng)
+            return (image[..., None] if image.ndim == 2 else image), geometry
         header = None
         reduce = 1
         fast = False
@@ -137,12 +166,11 @@ class Decoder:
         image = decode.decode_bytes(
             data, path, color=self.color, reduce=reduce, max_pixels=self.max_pixels, fast=fast
         )
-        if self.size is not None:
-            extent = None
-            if header is not None and reduce > 1:
-                extent = _reduced_extent(image.shape[:2], header, reduce)
-            image = self.fit_image(image, extent=extent)
-        return image[..., None] if image.ndim == 2 else image
+        extent = None
+        if header is not None and reduce > 1:
+            extent = _reduced_extent(image.shape[:2], header, reduce)
+        image, geometry = self._fit(image, extent, reduce)
+        return (image[..., None] if image.ndim == 2 else image), geometry
 
     def fit_image(
         self, image: np.ndarray, *, extent: tuple[float, float] | None = None
@@ -153,11 +181,19 @@ class Decoder:
         a 2,500-pixel side reduced by 8 is 312.5 pixels of picture in 313 pixels (the last one
         covers half a block). Scaling by the true extent keeps the geometry exact.
         """
-        if self.size is None:
-            return image
-        dst_h, dst_w = self.size
+        return self._fit(image, extent, 1)[0]
+
+    def _fit(
+        self, image: np.ndarray, extent: tuple[float, float] | None, reduce: int
+    ) -> tuple[np.ndarray, Geometry]:
+        """:meth:`fit_image`, and the geometry (``reduce``: the scale ``image`` was decoded at)."""
         src_h, src_w = image.shape[:2]
         ext_h, ext_w = extent if extent is not None else (float(src_h), float(src_w))
+        full = (round(ext_h * reduce), round(ext_w * reduce))
+        if self.size is None:
+            return image, Geometry.whole(full, (0, 0, src_h, src_w), (src_h, src_w))
+        dst_h, dst_w = self.size
+        whole = Geometry.whole(full, (0, 0, dst_h, dst_w), (dst_h, dst_w))
         if self.fit == "crop":
             # Crop the source to the target's aspect ratio first: cheaper than resizing the
             # whole image and then cropping, and the same pixels.
@@ -167,6 +203,8 @@ class Decoder:
             top, left = round((ext_h - crop_h) / 2), round((ext_w - crop_w) / 2)
             image = image[top : top + crop_h, left : left + crop_w]
             src_h, src_w = ext_h, ext_w = crop_h, crop_w
+            window = (top * reduce, left * reduce, crop_h * reduce, crop_w * reduce)
+            whole = Geometry(full, window, whole.box, whole.out)
         elif self.fit == "pad":
             scale = min(dst_h / ext_h, dst_w / ext_w)
             new_h = min(dst_h, max(1, round(ext_h * scale)))
@@ -176,11 +214,11 @@ class Decoder:
             out = np.zeros((dst_h, dst_w, *image.shape[2:]), np.uint8)
             top, left = (dst_h - new_h) // 2, (dst_w - new_w) // 2
             out[top : top + new_h, left : left + new_w] = inner
-            return out
+            return out, Geometry.whole(full, (top, left, new_h, new_w), (dst_h, dst_w))
         if (src_h, src_w) == (dst_h, dst_w):
-            return image
+            return image, whole
         flag = _interpolation(self.interpolation, (ext_h, ext_w), (dst_h, dst_w))
-        return _resize(image, (dst_h, dst_w), (ext_h, ext_w), flag)
+        return _resize(image, (dst_h, dst_w), (ext_h, ext_w), flag), whole
 
     def _decode_target(self) -> tuple[int, int]:
         """The smallest size the decoded image may have: ``size``, or more with a crop fraction."""
@@ -190,7 +228,7 @@ class Decoder:
 
     def _random_crop(
         self, data: bytes, path: str | os.PathLike[str], rng: random.Random
-    ) -> np.ndarray:
+    ) -> tuple[np.ndarray, Geometry]:
         """Draw the window from the header's size, decode at the largest scale that keeps it at
         least the output, cut it out and resize it."""
         assert self.size is not None  # a random_crop needs a size (checked at construction)
@@ -199,7 +237,7 @@ class Decoder:
         if oriented is None:  # not a JPEG (or a filter asked for): full decode, then draw
             image = decode.decode_bytes(data, path, color=self.color, max_pixels=self.max_pixels)
             window = self.random_crop.window(rng, image.shape[0], image.shape[1])
-            return self._crop_resize(image, window, 1)
+            return self._crop_resize(image, window, 1, (image.shape[0], image.shape[1]))
         window = self.random_crop.window(rng, *oriented)
         reduce = _window_reduction(window, self.size)
         fast = _shrinks(window[2:], reduce, self.size)
@@ -211,22 +249,30 @@ class Decoder:
             # EXIF rotation was not what we read): work on what was decoded.
             reduce = max(1, round(oriented[0] / image.shape[0]))
             window = _clamp(window, image.shape[:2], reduce)
-        return self._crop_resize(image, window, reduce)
+            if reduce == 1:
+                oriented = (image.shape[0], image.shape[1])
+        return self._crop_resize(image, window, reduce, oriented)
 
-    def _crop_resize(self, image: np.ndarray, window: _Window, reduce: int) -> np.ndarray:
-        """The window (in full-size pixels) of ``image`` (decoded at 1/``reduce``) at ``size``."""
+    def _crop_resize(
+        self, image: np.ndarray, window: _Window, reduce: int, full: tuple[int, int]
+    ) -> tuple[np.ndarray, Geometry]:
+        """The window (in full-size pixels) of ``image`` (decoded at 1/``reduce``) at ``size``;
+        ``full``: the picture's full size."""
         assert self.size is not None  # only called with a size
         dst_h, dst_w = self.size
         top, left, h, w = window
         fy, fx = h / reduce / dst_h, w / reduce / dst_w  # source pixels per output pixel
+        box = (0, 0, dst_h, dst_w)
         if reduce == 1 or max(fx, fy) > LINEAR_MAX_SHRINK:
             t, le = round(top / reduce), round(left / reduce)
             crop = image[t : t + max(1, round(h / reduce)), le : le + max(1, round(w / reduce))]
+            cut = (t * reduce, le * reduce, crop.shape[0] * reduce, crop.shape[1] * reduce)
+            geometry = Geometry(full, cut, box, self.size)
             if crop.shape[:2] == (dst_h, dst_w):
-                return np.ascontiguousarray(crop)
+                return np.ascontiguousarray(crop), geometry
             flag = _interpolation(self.interpolation, crop.shape[:2], (dst_h, dst_w))
             resized: np.ndarray = cv2.resize(crop, (dst_w, dst_h), interpolation=flag)
-            return resized
+            return resized, geometry
         # A window in reduced pixels is fractional: map each output pixel's centre onto it
         # exactly (pixel k of the reduced image covers full-size pixels [k r, (k + 1) r)).
         matrix = np.array(
@@ -236,7 +282,7 @@ class Decoder:
         warped: np.ndarray = cv2.warpAffine(
             image, matrix, (dst_w, dst_h), flags=flags, borderMode=cv2.BORDER_REPLICATE
         )
-        return warped
+        return warped, Geometry(full, (top, left, h, w), box, self.size)
 
 
 def _shrinks(region: tuple[int, int], reduce: int, target: tuple[int, int]) -> bool:

@@ -20,6 +20,12 @@ the edge cases a loader must handle are:
 
 ``labels.csv`` (header ``path,label``) lists every image by its path relative to the output folder.
 
+``segmentation/`` is a small semantic segmentation set: 24 scenes of 64 x 64 pixels
+(``images/``, JPEG) with their masks (``masks/``, palette PNGs whose indices are the class ids:
+0 background, 1 circle, 2 square, 3 triangle; each shape class has its own hue, the background
+is gray, all with noise) and ``segmentation/labels.csv`` (header ``image,mask,label``, the label
+being the class of the largest shape).
+
 Usage:
     python scripts/make_sample_data.py               # writes <repo>/sample_data/
     python scripts/make_sample_data.py --out /tmp/sd
@@ -50,6 +56,11 @@ RGBA_PNG = ("beach", 7)
 EXIF_ROTATED = ("night", 3)
 EXIF_ORIENTATION_TAG = 0x0112
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "sample_data"
+SEG_SCENES, SEG_SIDE = 24, 64
+SEG_CLASSES = ("background", "circle", "square", "triangle")
+SEG_HUES: tuple[Color, ...] = ((128, 128, 128), (210, 60, 50), (60, 180, 70), (60, 90, 220))
+# The palette of the masks: what a viewer shows (the loader reads the indices, never these).
+SEG_PALETTE = [0, 0, 0, 220, 40, 40, 40, 200, 40, 40, 60, 230]
 
 
 def _jitter(rng: np.random.Generator, base: Color, spread: int) -> Color:
@@ -183,6 +194,53 @@ def save(pixels: Array, path: Path, label: str, index: int) -> Path:
     return path
 
 
+def _seg_scene(rng: np.random.Generator) -> tuple[Array, Array, str]:
+    """One 64 x 64 scene: the RGB image, the class-id mask, the class of the largest shape."""
+    side = SEG_SIDE
+    mask = np.zeros((side, side), np.uint8)
+    areas = [0] * len(SEG_CLASSES)
+    for _ in range(int(rng.integers(1, 4))):
+        kind = int(rng.integers(1, len(SEG_CLASSES)))
+        x, y = (int(v) for v in rng.integers(12, side - 12, size=2))
+        r = int(rng.integers(7, 16))
+        shape = np.zeros_like(mask)
+        if kind == 1:
+            cv2.circle(shape, (x, y), r, 1, -1)
+        elif kind == 2:
+            cv2.rectangle(shape, (x - r, y - r), (x + r, y + r), 1, -1)
+        else:
+            corners = np.array([(x, y - r), (x - r, y + r), (x + r, y + r)], np.int32)
+            cv2.fillPoly(shape, [corners], 1)
+        mask[shape == 1] = kind
+        areas[kind] += int(shape.sum())
+    colours = np.array([_jitter(rng, hue, 25) for hue in SEG_HUES], np.float64)
+    image = colours[mask] + rng.normal(0.0, 12.0, size=(side, side, 3))
+    label = SEG_CLASSES[int(np.argmax(areas[1:])) + 1]
+    return np.clip(image, 0, 255).astype(np.uint8), mask, label
+
+
+def generate_segmentation(out: Path, *, seed: int = SEED) -> list[tuple[str, str, str]]:
+    """Write the segmentation set into ``out`` (replaced as a whole); its (image, mask, label)
+    rows."""
+    rng = np.random.default_rng([seed, 1])
+    shutil.rmtree(out, ignore_errors=True)
+    (out / "images").mkdir(parents=True)
+    (out / "masks").mkdir()
+    rows = []
+    for index in range(SEG_SCENES):
+        image, mask, label = _seg_scene(rng)
+        name = f"scene_{index:03d}"
+        Image.fromarray(image).save(out / "images" / f"{name}.jpg", quality=90)
+        palette = Image.fromarray(mask, mode="P")
+        palette.putpalette(SEG_PALETTE)
+        palette.save(out / "masks" / f"{name}.png")
+        rows.append((f"images/{name}.jpg", f"masks/{name}.png", label))
+    with (out / "labels.csv").open("w", encoding="utf-8", newline="\n") as f:
+        f.write("image,mask,label\n")
+        f.writelines(",".join(row) + "\n" for row in rows)
+    return rows
+
+
 def generate(out: Path, *, seed: int = SEED, per_class: int = PER_CLASS) -> list[tuple[str, str]]:
     """Write the dataset into ``out`` and return its (relative path, label) rows.
 
@@ -214,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = generate(args.out, seed=args.seed)
     total = sum((args.out / path).stat().st_size for path, _ in rows)
     print(f"wrote {len(rows)} images in {len(DRAWERS)} classes to {args.out}: {total / 1e6:.2f} MB")
+    seg = generate_segmentation(args.out / "segmentation", seed=args.seed)
+    print(f"wrote {len(seg)} segmentation scenes with masks to {args.out / 'segmentation'}")
     return 0
 
 

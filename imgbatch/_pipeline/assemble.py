@@ -13,10 +13,12 @@ __all__ = ["assemble"]
 
 
 def assemble(
-    manifest: Manifest, images: np.ndarray, indices: Sequence[int], *, with_index: bool
-) -> Batch:
+    manifest: Manifest, images: np.ndarray, indices: Sequence[int], *, with_index: bool,
+    masks: np.ndarray | None = None,
+) -> Batch:  # fmt: skip
     """``(images, labels)``, or ``(images, labels, rows)`` with ``with_index``: ``rows`` the
-    ``int64`` manifest row of each image (``manifest.paths[rows]`` names the files).
+    ``int64`` manifest row of each image (``manifest.paths[rows]`` names the files). With
+    ``masks`` (a mask column), the masks take the labels' place: ``(images, masks[, rows])``.
 
     Labels are built here, fresh for each batch: a multi-label manifest's multi-hot rows, a
     multi-target manifest's ``(B, k)`` targets, else one value per image.
@@ -28,5 +30,5 @@ def assemble(
         ([5], [1])
     """
     rows = np.asarray(indices, dtype=np.int64).reshape(-1)
-    labels = manifest.label_rows(rows)
+    labels = manifest.label_rows(rows) if masks is None else masks
     return (images, labels, rows) if with_index else (images, labels)

@@ -235,17 +235,18 @@ class EpochRun:
             if not self._refill(batch, slot):
                 holes.append(slot)
         batch.failed.clear()
-        images, indices = batch.images, batch.indices
+        indices = batch.indices
+        keep: list[int] | slice = slice(len(indices))  # a later batch may have taken the last
         if holes:
             keep = [s for s in range(len(indices)) if s not in set(holes)]
-            images, indices = images[keep], [indices[s] for s in keep]
-        elif len(indices) < len(images):  # a later batch gave its last samples away
-            images = images[: len(indices)]
+            indices = [indices[s] for s in keep]
         if not indices or (self.plan.drop_last and len(indices) < self.plan.batch_size):
             return None
+        masks = None if batch.masks is None else batch.masks[keep]
         return assemble(
-            self.plan.sampler.manifest, images, indices, with_index=self.plan.with_index
-        )
+            self.plan.sampler.manifest, batch.images[keep], indices,
+            with_index=self.plan.with_index, masks=masks,
+        )  # fmt: skip
 
     def _refill(self, batch: InFlight, slot: int) -> bool:
         """Put another good sample of the same epoch in ``slot``; False when there is none.
@@ -257,14 +258,17 @@ class EpochRun:
             fresh = batch.cursor.take(1)
             if len(fresh):
                 index = int(fresh[0])
-                error = self.plan.sampler.fill(index, batch.images[slot], epoch=batch.cursor.epoch)
+                mask = None if batch.masks is None else batch.masks[slot]
+                error = self.plan.sampler.fill(
+                    index, batch.images[slot], epoch=batch.cursor.epoch, mask=mask
+                )
             else:
                 # The epoch's samples are all handed out: take the last one of a later batch
                 # of this epoch, so that only the epoch's final batch comes out short.
                 donor = self._donor(batch.cursor)
                 if donor is None:
                     return False
-                index, error = self._take_last(donor, batch.images, slot)
+                index, error = self._take_last(donor, batch, slot)
             if error is None:
                 batch.indices[slot] = index
                 return True
@@ -278,15 +282,18 @@ class EpochRun:
         return None
 
     def _take_last(
-        self, donor: InFlight, images: np.ndarray, slot: int
+        self, donor: InFlight, batch: InFlight, slot: int
     ) -> tuple[int, ImageReadError | None]:
-        """Move ``donor``'s last sample into ``images[slot]``; its row and its error, if any."""
+        """Move ``donor``'s last sample into ``slot`` of ``batch``; its row and its error, if
+        any."""
         donor.wait()
         index = donor.indices.pop()
         last = len(donor.indices)
         error = donor.failed.pop(last, None)
         if error is None:
-            images[slot] = donor.images[last]
+            batch.images[slot] = donor.images[last]
+            if batch.masks is not None and donor.masks is not None:
+                batch.masks[slot] = donor.masks[last]
         if not donor.indices:
             self.pending.remove(donor)
         return index, error
@@ -306,6 +313,8 @@ def decode_batch(plan: Plan, cursor: EpochCursor, indices: np.ndarray, log: Erro
     for slot in sorted(batch.failed):
         log.record(batch.indices[slot], batch.failed[slot])
     keep = [s for s in range(len(batch.indices)) if s not in batch.failed]
-    images = batch.images if len(keep) == len(batch.indices) else batch.images[keep]
+    every = len(keep) == len(batch.indices)
+    images = batch.images if every else batch.images[keep]
+    masks = batch.masks if batch.masks is None or every else batch.masks[keep]
     rows = [batch.indices[s] for s in keep]
-    return assemble(plan.sampler.manifest, images, rows, with_index=plan.with_index)
+    return assemble(plan.sampler.manifest, images, rows, with_index=plan.with_index, masks=masks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from dataclasses import dataclass
 from time import perf_counter_ns
@@ -12,6 +13,7 @@ import numpy as np
 
 from ..errors import ImageReadError
 from ..manifest import Manifest
+from ..mask import MaskOptions, replay_flips
 from ..options import ImageOptions
 from ..read import FILES, READ_AHEAD, Source
 
@@ -24,14 +26,15 @@ Filled: TypeAlias = "tuple[Failures, list[int]]"  # what one decode task returns
 class Slots:
     """A batch's slots, handed out one at a time to whichever worker asks next."""
 
-    __slots__ = ("_lock", "_next", "epoch", "images", "indices", "paths", "reads")
+    __slots__ = ("_lock", "_next", "epoch", "images", "indices", "masks", "paths", "reads")
 
     def __init__(
         self, indices: list[int], paths: list[str], images: np.ndarray, epoch: int,
-        reads: Source = FILES,
+        reads: Source = FILES, masks: np.ndarray | None = None,
     ) -> None:  # fmt: skip
         self.indices, self.paths, self.images, self.epoch = indices, paths, images, epoch
         self.reads = reads  # the iteration's read session
+        self.masks = masks  # (B, H, W) with a mask column, else None
         self._next = 0
         self._lock = threading.Lock()
 
@@ -45,12 +48,14 @@ class Slots:
 
 @dataclass(frozen=True)
 class Sampler:
-    """Loads manifest row ``i`` into an output slot; a failure comes back as a value."""
+    """Loads manifest row ``i`` into an output slot (and its mask into a mask slot, with
+    ``masks``); a failure comes back as a value."""
 
     manifest: Manifest
     options: ImageOptions
     seed: int = 0
     source: Source = FILES  # where the bytes come from (imgbatch.read)
+    masks: MaskOptions | None = None
 
     def fill(
         self,
@@ -60,11 +65,12 @@ class Sampler:
         epoch: int = 0,
         times: list[int] | None = None,
         reads: Source | None = None,
+        mask: np.ndarray | None = None,
     ) -> ImageReadError | None:
-        """Read, decode, augment and write row ``index`` of ``epoch`` into ``out``; the error,
-        or None. ``times`` gets each stage's nanoseconds added (read, decode, transform,
-        write): five clock reads, well under 1 us per image. ``reads``: the iteration's read
-        session (None: the source, read directly)."""
+        """Read, decode, augment and write row ``index`` of ``epoch`` into ``out`` (and its mask
+        into ``mask``); the error, or None. ``times`` gets each stage's nanoseconds added (read,
+        decode, transform, write): five clock reads, well under 1 us per image. ``reads``: the
+        iteration's read session (None: the source, read directly)."""
         if path is None:
             path = self.manifest.paths[index]
         line = int(self.manifest.lines[index])
@@ -74,7 +80,7 @@ class Sampler:
             data = (reads or self.source).read(path, row=index, max_bytes=options.max_file_bytes)
             read = perf_counter_ns()
             rng = options.rng(seed, epoch, index)
-            image = options.decoder(data, path, rng)
+            image = self._decode(data, path, rng, index, mask)
             decoded = perf_counter_ns()
             where = f"{path} (from {self.manifest.source}, line {line})"
             image = options.finish(image, rng, seed=seed, epoch=epoch, row=index, where=where)
@@ -94,6 +100,25 @@ class Sampler:
             times[2] += transformed - decoded
             times[3] += perf_counter_ns() - transformed
         return None
+
+    def _decode(
+        self, data: bytes, path: str, rng: random.Random | None, index: int,
+        mask: np.ndarray | None,
+    ) -> np.ndarray:  # fmt: skip
+        """The decoded, fitted image; its mask fitted alike into ``mask`` when there is one."""
+        options = self.options
+        if mask is None:
+            return options.decoder(data, path, rng)
+        image, geometry = options.decoder.decode(data, path, rng)
+        if self.masks is None or self.manifest.masks is None:
+            msg = "a mask slot needs a Sampler with masks and a manifest with mask paths"
+            raise TypeError(msg)
+        self.masks.load(
+            self.manifest.masks[index], path, geometry, mask, self.source, row=index,
+            flips=replay_flips(options.augmentation, rng), max_pixels=options.max_pixels,
+            max_file_bytes=options.max_file_bytes,
+        )  # fmt: skip
+        return image
 
     def fill_slots(self, slots: Slots, stop: threading.Event | None) -> Filled:
         """Take slots of ``slots`` one at a time and fill them; the failures as (slot, error),
@@ -121,7 +146,8 @@ class Sampler:
             if ahead and k + ahead < n:
                 reads.hint(paths[k + ahead])
             index = slots.indices[k]
-            error = self.fill(index, slots.images[k], paths[k], slots.epoch, times, reads)
+            mask = None if slots.masks is None else slots.masks[k]
+            error = self.fill(index, slots.images[k], paths[k], slots.epoch, times, reads, mask)
             if error is not None:
                 failures.append((k, error))
         return failures, times

@@ -18,12 +18,16 @@ class InFlight:
     """A batch in flight: its array, the sample in each slot, the decode tasks filling it, and,
     once they are done, the slots whose file failed."""
 
-    __slots__ = ("cursor", "failed", "images", "indices", "number", "tasks", "times")
+    __slots__ = ("cursor", "failed", "images", "indices", "masks", "number", "tasks", "times")
 
-    def __init__(self, cursor: EpochCursor, images: np.ndarray, indices: list[int]) -> None:
+    def __init__(
+        self, cursor: EpochCursor, images: np.ndarray, indices: list[int],
+        masks: np.ndarray | None = None,
+    ) -> None:  # fmt: skip
         self.cursor = cursor
         self.number = cursor.batches_planned - 1  # its position in the epoch
         self.images = images
+        self.masks = masks  # (B, H, W) with a mask column, else None
         self.indices = indices
         self.tasks: list[Future[Filled]] = []
         self.failed: dict[int, ImageReadError] = {}
@@ -57,12 +61,15 @@ class Workers:
     def submit(self, cursor: EpochCursor, indices: np.ndarray) -> InFlight:
         """A fresh batch array for ``indices``, and the decode tasks that fill it."""
         options = self.sampler.options
-        images = options.writer.empty(len(indices), options.decoder.size or (0, 0))
-        batch = InFlight(cursor, images, indices.tolist())
+        size = options.decoder.size or (0, 0)
+        images = options.writer.empty(len(indices), size)
+        masks = None if self.sampler.masks is None else self.sampler.masks.empty(len(indices), size)
+        batch = InFlight(cursor, images, indices.tolist(), masks)
         paths = self.sampler.manifest.paths
         slots = Slots(
-            batch.indices, [paths[i] for i in batch.indices], images, cursor.epoch, self.reads
-        )
+            batch.indices, [paths[i] for i in batch.indices], images, cursor.epoch, self.reads,
+            masks,
+        )  # fmt: skip
         self.reads.want(slots.paths, batch.indices, max_bytes=options.max_file_bytes)
         # One task per worker per batch, sharing the slots: tasks of a quarter batch each had
         # cost 5-10% more CPU per image (paired in-process rounds).

@@ -9,7 +9,9 @@ import sys
 import cv2
 import numpy as np
 
+from ..loader import Loader
 from ..manifest import Manifest
+from ..mask import overlay
 from .common import add_pipeline_options, loader_from_args
 
 __all__ = ["add_parser", "run"]
@@ -20,6 +22,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     p = subparsers.add_parser("show", help="contact sheet of one batch, as the model will see it")
     add_pipeline_options(p, batch_size=16, size="128")
     p.add_argument("--out", required=True, help="PNG (or JPEG) file to write")
+    p.add_argument(
+        "--mask-column", default=None,
+        help="column of segmentation mask images: each mask drawn over its image",
+    )  # fmt: skip
     p.add_argument("--cols", type=int, default=None, help="tiles per row (default: square)")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument(
@@ -48,10 +54,27 @@ def _contact_sheet(images: np.ndarray, captions: list[str], cols: int) -> np.nda
 
 def _batch(args: argparse.Namespace) -> tuple[np.ndarray, list[str], int]:
     """The first batch as the model sees it: images, captions, tiles per row."""
-    loader = loader_from_args(args, dtype="uint8", prefetch=0)
-    images, labels = next(iter(loader))
+    loader = loader_from_args(args, dtype="uint8", prefetch=0, mask_column=args.mask_column)
+    images, labels = _shown(loader, next(iter(loader)), args.color)
     captions = _captions(loader.manifest, labels)
     return images, captions, args.cols or max(1, int(np.ceil(np.sqrt(len(images)))))
+
+
+def _shown(
+    loader: Loader, batch: tuple[np.ndarray, ...], color: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """A batch as it is shown: with masks, each drawn over its image, and the class ids in it
+    as its caption (an object array of strings)."""
+    images, second = batch[0], batch[1]
+    if loader.masks is None:
+        return images, second
+    fill = loader.masks.fill
+    shown = overlay(images, second, fill=fill, order="bgr" if color == "bgr" else "rgb")
+    # The class ids in each mask, but the background (0) and the padding.
+    captions = [
+        " ".join(str(v) for v in np.unique(m).tolist() if v not in (0, fill)) for m in second
+    ]
+    return shown, np.array(captions, dtype=object)
 
 
 def _draws(args: argparse.Namespace) -> tuple[np.ndarray, list[str], int]:
@@ -61,10 +84,14 @@ def _draws(args: argparse.Namespace) -> tuple[np.ndarray, list[str], int]:
         msg = f"--draws must be a positive int, got {args.draws}"
         raise ValueError(msg)
     # No shuffling: the same rows in every epoch, so each row of the sheet shows one image.
-    loader = loader_from_args(args, dtype="uint8", prefetch=0, shuffle=False)
-    plain_loader = loader_from_args(args, dtype="uint8", prefetch=0, shuffle=False, augment=None)
-    plain, labels = next(iter(plain_loader))
-    columns = [plain] + [loader.batch(0, epoch=e)[0] for e in range(args.draws)]
+    masks = {"mask_column": args.mask_column}
+    loader = loader_from_args(args, dtype="uint8", prefetch=0, shuffle=False, **masks)
+    plain_loader = loader_from_args(
+        args, dtype="uint8", prefetch=0, shuffle=False, augment=None, **masks
+    )
+    plain, labels = _shown(plain_loader, next(iter(plain_loader)), args.color)
+    draws = (_shown(loader, loader.batch(0, epoch=e), args.color)[0] for e in range(args.draws))
+    columns = [plain, *draws]
     images = np.stack(columns, axis=1).reshape(-1, *plain.shape[1:])
     names = _captions(loader.manifest, labels)
     captions = [n if d == 0 else f"draw {d}" for n in names for d in range(args.draws + 1)]
@@ -73,7 +100,9 @@ def _draws(args: argparse.Namespace) -> tuple[np.ndarray, list[str], int]:
 
 def _captions(m: Manifest, labels: np.ndarray) -> list[str]:
     """A caption per image: its class name(s) (``cat|dog`` for multi-hot rows), its number(s),
-    or nothing in a path-only list."""
+    or nothing in a path-only list; with masks, the captions already made."""
+    if labels.dtype == object:
+        return [str(v) for v in labels.tolist()]
     if not m.labeled:
         return [""] * len(labels)
     if labels.ndim == 2:

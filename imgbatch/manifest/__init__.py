@@ -21,6 +21,7 @@ Modules, one job each; at run time each imports only those above it in this list
 - ``builder``: the label builder (rows kept compactly; labels typed at the end);
 - ``columns``: header and column detection;
 - ``delimited``, ``jsonl``: the parsers of csv/tsv/txt and of JSON Lines files;
+- ``masks``: the mask column of a segmentation label file (:func:`attach_masks`);
 - ``label_files``: :func:`read_manifest`, format detection;
 - ``folders``: :func:`read_folder`, :func:`as_manifest`.
 """
@@ -31,6 +32,7 @@ from .columns import IMAGE_EXTENSIONS
 from .folders import LabelSource, as_manifest, read_folder
 from .label_files import EXTENSION_FORMATS, MANIFEST_FORMATS, read_manifest
 from .label_types import FEW_ODD, LABEL_TYPES, check_classes, check_label_type
+from .masks import attach_masks, check_mask_column
 from .multilabel import MultiLabels
 from .table import Manifest, PathTable
 from .targets import LabelColumn, check_label_column, check_label_sep
@@ -47,10 +49,12 @@ __all__ = [
     "MultiLabels",
     "PathTable",
     "as_manifest",
+    "attach_masks",
     "check_classes",
     "check_label_column",
     "check_label_sep",
     "check_label_type",
+    "check_mask_column",
     "read_folder",
     "read_manifest",
 ]

@@ -15,6 +15,7 @@ from .delimited import parse_delimited, parse_txt
 from .jsonl import parse_jsonl
 from .label_types import check_classes, check_label_type
 from .lines import TextLines
+from .masks import attach_masks, check_mask_column
 from .table import Manifest, absolute_root
 from .targets import LabelColumn, check_label_column, check_label_sep, read_targets
 
@@ -43,6 +44,7 @@ def read_manifest(
     classes: Sequence[str] | None = None,
     storage_options: Mapping[str, Any] | None = None,
     label_sep: str | None = None,
+    mask_column: str | int | None = None,
 ) -> Manifest:
     """Read a label file into a :class:`Manifest`.
 
@@ -84,6 +86,8 @@ def read_manifest(
         storage_options: passed to the fsspec filesystem of a label file at a URL (an
             ``endpoint_url``, credentials); the loader's own ``storage_options`` read the images.
         label_sep: the separator of several class names in one label cell (multi-label).
+        mask_column: header name (or position) of a column of segmentation mask images (csv,
+            tsv, jsonl); they land in ``m.masks``, resolved as the image paths are.
 
     Raises:
         ManifestError: the file is missing, not a regular file, empty, not UTF-8, a row is
@@ -100,6 +104,7 @@ def read_manifest(
     _check_options(format, path_column)
     label_type = check_label_type(label_type)
     pinned = check_classes(classes, label_type)
+    masks = check_mask_column(mask_column)
     columns = check_label_column(label_column, label_sep=label_sep, label_type=label_type)
     if isinstance(columns, tuple):
         if pinned is not None:
@@ -111,7 +116,7 @@ def read_manifest(
                                  label_column=column, label_type="float",
                                  storage_options=storage_options)  # fmt: skip
 
-        return read_targets(one, columns)
+        return _with_masks(read_targets(one, columns), masks, storage_options)
     builder = Builder(source, label_sep=check_label_sep(label_sep))
     builder.unlabeled = columns is None
     remote = is_url(source)
@@ -121,7 +126,18 @@ def read_manifest(
         base = absolute_root(root)
     else:
         base = url_parent(source) if remote else os.path.dirname(os.path.abspath(source))
-    return builder.build(base, fmt, label_type=label_type, classes=pinned)
+    return _with_masks(
+        builder.build(base, fmt, label_type=label_type, classes=pinned), masks, storage_options
+    )
+
+
+def _with_masks(
+    manifest: Manifest, column: str | int | None, storage_options: Mapping[str, Any] | None
+) -> Manifest:
+    """``manifest`` with the mask paths of ``column`` (None: as it is)."""
+    if column is None:
+        return manifest
+    return attach_masks(manifest, column, storage_options=storage_options)
 
 
 def _check_options(format: str | None, path_column: str | int | None) -> None:

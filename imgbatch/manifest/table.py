@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
@@ -164,6 +165,8 @@ class Manifest:
         lines: ``int64`` manifest line number of each row (0 where there is none, as in folders).
         source: the label file or folder read, or None for a manifest built in code.
         format: "csv", "tsv", "txt", "jsonl", "folder", or None for a manifest built in code.
+        masks: the mask image of each row (a :class:`PathTable`, resolved as ``paths``), or
+            None: read with ``mask_column=`` (see :func:`~imgbatch.manifest.attach_masks`).
 
     Example:
         >>> m = Manifest(["a.jpg", "b.jpg"], [0, 1], classes=("cat", "dog"), root="/data")
@@ -171,7 +174,9 @@ class Manifest:
         ('/data/b.jpg', 1)
     """
 
-    __slots__ = ("_labels", "classes", "format", "lines", "multi_labels", "paths", "source")
+    __slots__ = (
+        "_labels", "classes", "format", "lines", "masks", "multi_labels", "paths", "source"
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -205,6 +210,16 @@ class Manifest:
         )
         self.source = None if source is None else os.fspath(source)
         self.format = format
+        self.masks: PathTable | None = None
+
+    def with_masks(self, masks: PathTable | None) -> Manifest:
+        """A new manifest of the same rows with ``masks`` (one mask path per row) attached."""
+        if masks is not None and len(masks) != len(self):
+            msg = f"masks must be one per row: {len(self)} rows, {len(masks)} masks"
+            raise ValueError(msg)
+        out = copy.copy(self)
+        out.masks = masks
+        return out
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -299,7 +314,7 @@ class Manifest:
             lines=self.lines[idx],
             source=self.source,
             format=self.format,
-        )
+        ).with_masks(None if self.masks is None else self.masks.take(idx))
 
     def with_classes(self, classes: Sequence[str]) -> Manifest:
         """A new manifest whose ids are positions in ``classes`` (same rows, same class names).
@@ -333,7 +348,7 @@ class Manifest:
         else:
             renumbered = labels
         return Manifest(self.paths, renumbered, classes=pinned, lines=self.lines,
-                        source=self.source, format=self.format)  # fmt: skip
+                        source=self.source, format=self.format).with_masks(self.masks)  # fmt: skip
 
     def where(self, index: int) -> str:
         """``"labels.csv, line 12"``: where row ``index`` came from, for messages."""
