@@ -13,7 +13,7 @@ from PIL import Image
 import imgbatch
 from imgbatch.mask import MaskOptions, class_colours, decode_mask, fit_mask, overlay
 from imgbatch.transform import Decoder, Geometry
-from tests.helpers import encode, write
+from tests.helpers import encode, require, write
 
 # Gray levels of the two classes in the images (padding is black): far enough apart that
 # resizing, JPEG and a little brightness jitter never move a pixel across a threshold.
@@ -379,3 +379,27 @@ def test_with_index_gives_images_masks_and_rows_even_without_labels(tmp_path: Pa
         expected = np.zeros((16, 16), np.uint8)
         fit_mask(mask, Geometry.whole(mask.shape, (0, 0, 16, 16), (16, 16)), expected, fill=255)
         np.testing.assert_array_equal(masks[k], expected)
+
+
+@pytest.fixture(scope="session")
+def fsspec_loop() -> None:
+    """fsspec's io thread, started before the test (it lives as long as the process)."""
+    require("fsspec")
+    require("aiohttp")
+    import fsspec.asyn
+
+    fsspec.asyn.get_loop()
+
+
+@pytest.mark.usefixtures("fsspec_loop")
+def test_a_label_file_and_masks_at_a_url_give_the_local_arrays() -> None:
+    from tests.servers import FolderServer
+
+    folder = Path(__file__).resolve().parent.parent / "sample_data" / "segmentation"
+    options = {"batch_size": 8, "size": 32, "shuffle": False, "mask_column": "mask"}
+    local = next(iter(imgbatch.Loader(folder / "labels.csv", **options)))  # type: ignore[arg-type]
+    with FolderServer(folder) as server:
+        remote = next(iter(imgbatch.Loader(f"{server.url}/labels.csv", **options)))  # type: ignore[arg-type]
+        assert server.requests["/masks/scene_000.png"] == 1
+    np.testing.assert_array_equal(remote[0], local[0])
+    np.testing.assert_array_equal(remote[1], local[1])
