@@ -403,3 +403,17 @@ def test_a_label_file_and_masks_at_a_url_give_the_local_arrays() -> None:
         assert server.requests["/masks/scene_000.png"] == 1
     np.testing.assert_array_equal(remote[0], local[0])
     np.testing.assert_array_equal(remote[1], local[1])
+
+
+def test_tf_signature_of_images_and_masks(tmp_path: Path) -> None:
+    tf = require("tensorflow")
+    from imgbatch.integrations.tf import output_signature
+
+    labels = _dataset(tmp_path, [(30, 40, "PNG"), (40, 30, "PNG")])
+    loader = imgbatch.Loader(labels, batch_size=2, size=(12, 16), shuffle=False,
+                             mask_column="mask", mask_dtype="int32")  # fmt: skip
+    images, masks = output_signature(loader)
+    assert masks == tf.TensorSpec((None, 12, 16), tf.int32, name="masks")
+    batch = next(iter(loader))
+    assert images.is_compatible_with(tf.constant(batch[0]))
+    assert masks.is_compatible_with(tf.constant(batch[1]))

@@ -34,7 +34,7 @@ __all__ = ["output_signature", "to_tf_dataset"]
 def output_signature(loader: Loader) -> tuple[tf.TensorSpec, ...]:
     """The ``(images, labels)`` ``tf.TensorSpec`` pair of the loader's batches; with
     ``with_index=True`` a third, the ``int64`` rows. Labels are ``(B,)``, or ``(B, C)``
-    multi-hot, or ``(B, k)`` targets.
+    multi-hot, or ``(B, k)`` targets; with a mask column, masks ``(B, H, W)`` take their place.
 
     Example:
         >>> output_signature(imgbatch.Loader("labels.csv", size=(48, 64)))  # doctest: +SKIP
@@ -48,6 +48,8 @@ def output_signature(loader: Loader) -> tuple[tf.TensorSpec, ...]:
     label_shape = (multi.classes,) if multi is not None else m.labels.shape[1:]
     dtype = tf.float32 if multi is not None else tf.as_dtype(m.labels.dtype)
     labels = tf.TensorSpec((batch, *label_shape), dtype, name="labels")
+    if loader.masks is not None:  # (images, masks): class ids (B, H, W)
+        labels = tf.TensorSpec((batch, *loader.size), tf.as_dtype(loader.masks.dtype), name="masks")
     if loader.with_index:
         return images, labels, tf.TensorSpec((batch,), tf.int64, name="rows")
     return images, labels
