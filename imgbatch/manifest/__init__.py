@@ -23,12 +23,15 @@ Modules, one job each; at run time each imports only those above it in this list
 - ``delimited``, ``jsonl``: the parsers of csv/tsv/txt and of JSON Lines files;
 - ``masks``: the mask column of a segmentation label file (:func:`attach_masks`);
 - ``label_files``: :func:`read_manifest`, format detection;
-- ``folders``: :func:`read_folder`, :func:`as_manifest`.
+- ``folders``: :func:`read_folder`, :func:`as_manifest`;
+- ``embedded``: images held as bytes in a table column (:class:`EmbeddedPaths`);
+- ``tables``, ``table_files``: Arrow tables, Parquet and Arrow IPC files as manifests (pyarrow).
 """
 
 from __future__ import annotations
 
 from .columns import IMAGE_EXTENSIONS
+from .embedded import EmbeddedImages, EmbeddedPaths
 from .folders import LabelSource, as_manifest, read_folder
 from .label_files import EXTENSION_FORMATS, MANIFEST_FORMATS, read_manifest
 from .label_types import FEW_ODD, LABEL_TYPES, check_classes, check_label_type
@@ -36,12 +39,16 @@ from .masks import attach_masks, check_mask_column
 from .multilabel import MultiLabels
 from .table import Manifest, PathTable
 from .targets import LabelColumn, check_label_column, check_label_sep
+from .table_files import TABLE_FORMATS
 
 __all__ = [
     "EXTENSION_FORMATS",
     "FEW_ODD",
     "IMAGE_EXTENSIONS",
     "LABEL_TYPES",
+    "TABLE_FORMATS",
+    "EmbeddedImages",
+    "EmbeddedPaths",
     "MANIFEST_FORMATS",
     "LabelColumn",
     "LabelSource",

@@ -18,6 +18,7 @@ from .lines import TextLines
 from .masks import attach_masks, check_mask_column
 from .table import Manifest, absolute_root
 from .targets import LabelColumn, check_label_column, check_label_sep, read_targets
+from .table_files import TABLE_FORMATS, read_table_file, table_format
 
 __all__ = ["EXTENSION_FORMATS", "MANIFEST_FORMATS", "read_manifest"]
 
@@ -45,6 +46,7 @@ def read_manifest(
     storage_options: Mapping[str, Any] | None = None,
     label_sep: str | None = None,
     mask_column: str | int | None = None,
+    image_column: str | None = None,
 ) -> Manifest:
     """Read a label file into a :class:`Manifest`.
 
@@ -54,7 +56,11 @@ def read_manifest(
     - ``tsv``: the same, tab-separated;
     - ``txt``: ``path label`` per line, split at the last run of white space (so paths may hold
       spaces), the ImageNet/Caffe list style;
-    - ``jsonl``: one ``{"path": ..., "label": ...}`` object per line.
+    - ``jsonl``: one ``{"path": ..., "label": ...}`` object per line;
+    - ``parquet`` (``.parquet``) and ``arrow`` (Arrow IPC: ``.arrow``, ``.feather``), read with
+      pyarrow (``pip install 'imgbatch[parquet]'``): a path column, or images embedded as bytes
+      (a binary column, or a Hugging Face ``Image`` struct ``{bytes, path}``), read by the read
+      stage when their batch is due; see ``docs/parquet.md``.
 
     A UTF-8 BOM, CRLF line endings, blank lines and lines starting with ``#`` are allowed.
     Relative paths are resolved against the label file's own folder, or ``root`` when given.
@@ -73,7 +79,8 @@ def read_manifest(
 
     Args:
         path: the label file.
-        format: one of ``"csv"``, ``"tsv"``, ``"txt"``, ``"jsonl"``; detected when None.
+        format: one of ``"csv"``, ``"tsv"``, ``"txt"``, ``"jsonl"``, ``"parquet"``, ``"arrow"``;
+            detected when None.
         path_column: header name (or 0-based position) of the path column; recognised names such
             as ``path``, ``filename`` or ``image`` are found without it.
         label_column: header name (or position) of the label column; ``"auto"`` finds it
@@ -88,6 +95,8 @@ def read_manifest(
         label_sep: the separator of several class names in one label cell (multi-label).
         mask_column: header name (or position) of a column of segmentation mask images (csv,
             tsv, jsonl); they land in ``m.masks``, resolved as the image paths are.
+        image_column: Parquet and Arrow files: the column of embedded image bytes (a column
+            named ``image`` or ``img``, or the only binary one, is found without it).
 
     Raises:
         ManifestError: the file is missing, not a regular file, empty, not UTF-8, a row is
@@ -114,13 +123,25 @@ def read_manifest(
         def one(column: str | int) -> Manifest:
             return read_manifest(source, format=format, path_column=path_column, root=root,
                                  label_column=column, label_type="float",
-                                 storage_options=storage_options)  # fmt: skip
+                                 storage_options=storage_options,
+                                 image_column=image_column)  # fmt: skip
 
         return _with_masks(read_targets(one, columns), masks, storage_options)
     builder = Builder(source, label_sep=check_label_sep(label_sep))
     builder.unlabeled = columns is None
     remote = is_url(source)
     with _open_url(source, storage_options) if remote else _open(source) as handle:
+        table = _table_format(source, handle, format, remote)
+        if table is not None:
+            if masks is not None:
+                msg = "mask_column applies to csv, tsv and jsonl label files"
+                raise ValueError(msg)
+            wanted = (path_column, columns, image_column)
+            return read_table_file(handle, source, table, builder=builder, columns=wanted,
+                                   root=root, label_type=label_type, classes=pinned)  # fmt: skip
+        if image_column is not None:
+            msg = "image_column applies to Parquet and Arrow files"
+            raise ValueError(msg)
         fmt = _parse(handle, builder, format, path_column, None if columns == "auto" else columns)
     if root is not None:
         base = absolute_root(root)
@@ -140,9 +161,21 @@ def _with_masks(
     return attach_masks(manifest, column, storage_options=storage_options)
 
 
+def _table_format(source: str, handle: BinaryIO, format: str | None, remote: bool) -> str | None:
+    """``"parquet"`` or ``"arrow"`` for a table file (by ``format``, its extension or its first
+    bytes), else None; a table at a URL is refused."""
+    table = format if format in TABLE_FORMATS else None
+    table = table or (table_format(source, handle) if format is None else None)
+    if table is not None and remote:
+        reason = "Parquet and Arrow files at a URL are not read yet: download it first"
+        raise ManifestError(source, None, reason)
+    return table
+
+
 def _check_options(format: str | None, path_column: str | int | None) -> None:
-    if format is not None and format not in MANIFEST_FORMATS:
-        msg = f"format must be one of {', '.join(MANIFEST_FORMATS)}, got {format!r}"
+    if format is not None and format not in (*MANIFEST_FORMATS, *TABLE_FORMATS):
+        msg = f"format must be one of {', '.join((*MANIFEST_FORMATS, *TABLE_FORMATS))}, "
+        msg += f"got {format!r}"
         raise ValueError(msg)
     if path_column is not None and not isinstance(path_column, (str, int)):
         msg = f"path_column must be a column name or position, got {path_column!r}"
