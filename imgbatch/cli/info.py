@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..manifest import Manifest, as_manifest
+from ..manifest import EmbeddedPaths, Manifest, as_manifest
 from .common import LABELS_HELP, add_label_options, label_options
 
 __all__ = ["add_parser", "run"]
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         lab = m.labels
         print(f"numeric labels: min {lab.min():g}, max {lab.max():g}, mean {lab.mean():g}")
-    print("file types: " + ", ".join(f"{e} {n:,}" for e, n in _extensions(m).most_common()))
+    print(_file_types(m))
     return 0
 
 
@@ -68,6 +68,14 @@ def _unclassed(m: Manifest) -> None:
     for j in range(targets.shape[1]):
         column = targets[:, j]
         print(f"  target {j}: min {column.min():g}, max {column.max():g}, mean {column.mean():g}")
+
+
+def _file_types(m: Manifest) -> str:
+    if isinstance(m.paths, EmbeddedPaths):  # no file names to count
+        images = m.paths.images
+        groups = len(images.starts) - 1
+        return f"images: embedded bytes, column {images.column!r}, {groups:,} row groups"
+    return "file types: " + ", ".join(f"{e} {n:,}" for e, n in _extensions(m).most_common())
 
 
 def _classes(m: Manifest, limit: int | None) -> None:

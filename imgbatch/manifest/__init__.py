@@ -46,6 +46,7 @@ __all__ = [
     "FEW_ODD",
     "IMAGE_EXTENSIONS",
     "LABEL_TYPES",
+    "MANIFEST_FORMATS",
     "TABLE_FORMATS",
     "EmbeddedImages",
     "EmbeddedPaths",

@@ -67,7 +67,8 @@ class EmbeddedImages:
 
     def __repr__(self) -> str:
         groups = len(self.starts) - 1
-        return f"EmbeddedImages({self.name!r}, {self.kind}, column {self.column!r}, {groups} groups)"
+        where = f"{self.name!r}, {self.kind}, column {self.column!r}"
+        return f"EmbeddedImages({where}, {groups} groups)"
 
     @property
     def rows(self) -> int:

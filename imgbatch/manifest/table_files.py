@@ -67,7 +67,7 @@ def read_table_file(
     fmt: str,
     *,
     columns: tuple[str | int | None, str | int | None, str | None],
-    root: str | None,
+    root: str | os.PathLike[str] | None,
     label_type: str,
     classes: tuple[str, ...] | None,
 ) -> Manifest:
@@ -92,8 +92,9 @@ def read_table_file(
     names = class_label_names(schema, chosen.label)
     options: dict[str, Any] = {"fmt": fmt, "label_type": label_type, "classes": classes}
     if chosen.image is None:
-        return build_manifest(source, read(chosen.label), paths=read(chosen.path),
-                              root=os.path.abspath(root or folder), class_label=names, **options)  # fmt: skip
+        base = os.path.abspath(root if root is not None else folder)
+        return build_manifest(source, read(chosen.label), paths=read(chosen.path), root=base,
+                              class_label=names, **options)  # fmt: skip
     struct = pa.types.is_struct(schema.field(chosen.image).type)
     images = EmbeddedImages(os.path.basename(source), fmt, chosen.image, struct=struct,
                             starts=starts, file=source)  # fmt: skip

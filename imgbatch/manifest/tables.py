@@ -24,7 +24,13 @@ from .columns import choose_columns
 from .embedded import EmbeddedImages, EmbeddedPaths
 from .table import Manifest
 
-__all__ = ["Columns", "build_manifest", "choose_table_columns", "class_label_names", "is_image_type"]
+__all__ = [
+    "Columns",
+    "build_manifest",
+    "choose_table_columns",
+    "class_label_names",
+    "is_image_type",
+]
 
 _IMAGE_NAMES = ("image", "img")
 _MAX_CODES = 1 << 16  # distinct labels kept as codes (as the block reader does)
@@ -84,12 +90,12 @@ def _find_image_column(source: str, schema: Any) -> str | None:
     found = [f.name for f in schema if is_image_type(f.type)]
     named = [n for n in found if n.lower() in _IMAGE_NAMES]
     if named:
-        return named[0]
+        return str(named[0])
     if len(found) > 1:
         listed = ", ".join(repr(n) for n in found)
         reason = f"several image columns ({shorten(listed)}): pass image_column="
         raise ManifestError(source, None, reason)
-    return found[0] if found else None
+    return str(found[0]) if found else None
 
 
 def _check_type(source: str, schema: Any, name: str, role: str, kinds: tuple[str, ...]) -> None:
@@ -177,9 +183,9 @@ def _label_texts(
     if pa.types.is_floating(kind) and label_type == "auto" and classes is None:
         label_type = "float"  # 1.0 is written "1": the column's type says these are numbers
     if class_label is not None and pa.types.is_integer(kind) and label_type in ("auto", "class"):
-        return _class_label_texts(source, labels, lines, class_label), "class", classes or class_label
-    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
-            or pa.types.is_dictionary(kind) or str(kind) in ("string", "large_string")):  # fmt: skip
+        texts = _class_label_texts(source, labels, lines, class_label)
+        return texts, "class", classes or class_label
+    if not _is_label_type(kind):
         reason = f"the label column is {kind}: labels must be numbers or text"
         raise ManifestError(source, None, reason)
     text = pc.cast(labels, pa.large_string())
@@ -188,6 +194,16 @@ def _label_texts(
         row = int(np.searchsorted(offsets, int(np.argmax(data == 0)), side="right")) - 1
         raise ManifestError(source, int(lines[row]), "label holds a NUL character")
     return np.insert(data, offsets[1:] - offsets[0], 0), label_type, classes
+
+
+def _is_label_type(kind: Any) -> bool:
+    """Whether a column of Arrow type ``kind`` holds labels: numbers, booleans or text."""
+    import pyarrow as pa
+
+    types = pa.types
+    if types.is_integer(kind) or types.is_floating(kind) or types.is_boolean(kind):
+        return True
+    return bool(types.is_dictionary(kind) or str(kind) in ("string", "large_string"))
 
 
 def _class_label_texts(
@@ -228,6 +244,5 @@ def _utf8_buffer(text: Any) -> tuple[np.ndarray, np.ndarray]:
     array = text.combine_chunks() if hasattr(text, "combine_chunks") else text
     _, offsets_buffer, data_buffer = array.buffers()
     offsets = np.frombuffer(offsets_buffer, np.int64)[array.offset : array.offset + len(array) + 1]
-    data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    data = np.zeros(0, np.uint8) if data_buffer is None else np.frombuffer(data_buffer, np.uint8)
     return data[offsets[0] : offsets[-1]], offsets
-

@@ -4,11 +4,13 @@
 - ``files``: local files, read in the decode threads with a read-ahead hint to the kernel;
 - ``remote``: any fsspec URL (S3, GCS, HTTP...), one ranged GET per image, retried (``retry``);
 - ``prefetch``: an iteration's remote fetches, run ahead of decoding within a byte budget;
+- ``embedded``: images embedded in a Parquet or Arrow table (``EmbeddedSource``);
 - ``sources``: which source a manifest needs.
 """
 
 from __future__ import annotations
 
+from .embedded import EmbeddedSource, read_embedded
 from .files import (
     DEFAULT_MAX_FILE_BYTES,
     READ_AHEAD,
@@ -29,6 +31,7 @@ __all__ = [
     "FILES",
     "READ_AHEAD",
     "Backoff",
+    "EmbeddedSource",
     "FileSource",
     "RemoteSource",
     "Source",
@@ -37,4 +40,5 @@ __all__ = [
     "path_error",
     "read_ahead",
     "read_bytes",
+    "read_embedded",
 ]

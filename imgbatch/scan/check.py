@@ -11,6 +11,7 @@ import contextlib
 import io
 import os
 import stat
+from typing import BinaryIO
 
 import cv2
 
@@ -26,7 +27,7 @@ from ..decode import (
 from ..errors import ImageReadError
 from ..read import DEFAULT_MAX_FILE_BYTES, path_error, read_bytes
 
-__all__ = ["category", "check_full", "check_quick"]
+__all__ = ["category", "check_data", "check_full", "check_head", "check_quick"]
 
 
 def category(reason: str) -> str:
@@ -55,7 +56,11 @@ def check_full(path: str) -> tuple[int, int] | None:
     The loader's default caps hold here too: a file over 256 MiB is not read, an image over
     178,956,970 pixels not decoded.
     """
-    data = read_bytes(path, max_bytes=DEFAULT_MAX_FILE_BYTES)
+    return check_data(read_bytes(path, max_bytes=DEFAULT_MAX_FILE_BYTES), path)
+
+
+def check_data(data: bytes, path: str) -> tuple[int, int]:
+    """:func:`check_full` of an image's bytes (embedded in a table, say), named ``path``."""
     # A JPEG too large for the cap at full size is checked at the scale a loader with a
     # training size decodes it at (every compressed byte is still read and checked).
     reduce = smallest_reduction(data, DEFAULT_MAX_PIXELS)
@@ -110,13 +115,19 @@ def check_quick(path: str) -> tuple[int, int] | None:
     except OSError as e:
         raise ImageReadError(path, f"cannot open: {e.strerror or e}") from None
     with handle:
-        head = handle.read(1 << 16)  # a JPEG's frame header may follow 64 KB of EXIF
-        _check_pixels(path, head)
-        known = sniff(head)
-        if known is None and not _cv2_has_reader(path):
-            raise ImageReadError(path, why_not(head, ""))  # what the loader would say
-        handle.seek(0)
-        return _header_size(handle, path, known)
+        return check_head(handle, path)
+
+
+def check_head(handle: BinaryIO, path: str) -> tuple[int, int] | None:
+    """:func:`check_quick` of an open file (or an image's bytes in a ``BytesIO``), after the
+    checks of its size: the pixel cap, the format, the header's ``(height, width)``."""
+    head = handle.read(1 << 16)  # a JPEG's frame header may follow 64 KB of EXIF
+    _check_pixels(path, head)
+    known = sniff(head)
+    if known is None and not _cv2_has_reader(path):
+        raise ImageReadError(path, why_not(head, ""))  # what the loader would say
+    handle.seek(0)
+    return _header_size(handle, path, known)
 
 
 def _check_pixels(path: str, head: bytes) -> None:
@@ -134,7 +145,7 @@ def _cv2_has_reader(path: str) -> bool:
         return False
 
 
-def _header_size(handle: io.BufferedReader, path: str, kind: str | None) -> tuple[int, int] | None:
+def _header_size(handle: BinaryIO, path: str, kind: str | None) -> tuple[int, int] | None:
     from PIL import Image
 
     try:

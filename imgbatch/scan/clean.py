@@ -11,7 +11,13 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import ImgbatchError
-from ..manifest import EXTENSION_FORMATS, MANIFEST_FORMATS, Manifest, read_manifest
+from ..manifest import (
+    EXTENSION_FORMATS,
+    MANIFEST_FORMATS,
+    EmbeddedPaths,
+    Manifest,
+    read_manifest,
+)
 from .labels import label_text
 from .report import ScanReport
 
@@ -85,6 +91,9 @@ def check_out(manifest: Manifest, out: str | os.PathLike[str], *, force: bool = 
         raise ValueError(msg)
     target = os.path.abspath(out)
     source = manifest.source
+    if isinstance(manifest.paths, EmbeddedPaths):
+        msg = f"the images of {source} are embedded in it: a label file cannot name them"
+        raise ValueError(msg)
     if source is not None and _same_file(target, source):
         msg = f"out must be a new file, not the label file itself ({source})"
         raise ValueError(msg)

@@ -18,6 +18,7 @@ from .._util import check_size, default_workers, positive_int, progress_bar
 from ..errors import ImageReadError
 from ..manifest import LabelSource, Manifest, as_manifest
 from .check import category, check_full, check_quick
+from .embedded import read_and_check
 from .findings import Problem, SizeStats
 from .labels import class_histogram, find_duplicates, find_typos, imbalance_ratio
 from .report import ScanReport
@@ -194,7 +195,7 @@ def check_row(manifest: Manifest, row: int, check: Check) -> Problem | tuple[int
     Run it inside :func:`strict_and_quiet` (Pillow strict about truncated files, cv2 silent).
     """
     try:
-        return check(manifest.paths[row])
+        return read_and_check(manifest, row, check)
     except ImageReadError as e:
         return row_problem(manifest, row, category(e.reason), e.reason)
     except Exception as e:  # a file that breaks a decoder in an unforeseen way
