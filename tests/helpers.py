@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +83,14 @@ def make_dataset(
     labels = root / "labels.csv"
     labels.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return labels
+
+
+def assert_same_batches(got: Iterable[Any], want: Iterable[Any]) -> None:
+    """Two loaders' epochs are equal batch for batch, array for array (exactly)."""
+    first = [tuple(np.copy(a) for a in batch) for batch in got]
+    second = [tuple(np.copy(a) for a in batch) for batch in want]
+    assert len(first) == len(second) > 1, (len(first), len(second))
+    for k, (a, b) in enumerate(zip(first, second, strict=True)):
+        assert len(a) == len(b), f"batch {k}: {len(a)} vs {len(b)} arrays"
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y, err_msg=f"batch {k}")

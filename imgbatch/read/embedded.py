@@ -89,7 +89,6 @@ def _parquet_group(images: EmbeddedImages, group: int, where: str) -> Any:
     if getattr(local, "group", None) == group:
         return local.column
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     if getattr(local, "file", None) is None:
         local.file = _checked(images, lambda: _open_parquet(str(images.file)), where)
