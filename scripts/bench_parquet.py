@@ -83,9 +83,8 @@ def epoch(source: imgbatch.Manifest | Path, shuffle: bool, args: argparse.Namesp
 
 def read_us(source: imgbatch.Manifest | Path, shuffle: bool) -> float:
     """Microseconds to read one image's bytes (the read stage alone, in this thread)."""
-    from imgbatch.embedded import read_embedded
     from imgbatch.manifest import EmbeddedPaths
-    from imgbatch.read import read_bytes
+    from imgbatch.read import read_bytes, read_embedded
 
     m = source if isinstance(source, imgbatch.Manifest) else imgbatch.read_manifest(source)
     paths = m.paths

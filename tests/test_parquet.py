@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -18,8 +19,8 @@ import pytest
 import imgbatch
 from imgbatch import ImageReadError, Loader, ManifestError, read_manifest
 from imgbatch.cli import main
-from imgbatch.embedded import read_embedded
 from imgbatch.manifest import EmbeddedPaths
+from imgbatch.read import read_embedded
 from imgbatch.scan import scan
 from tests.helpers import assert_same_batches, encode, gradient, require, write
 
@@ -125,6 +126,35 @@ def test_subset_and_load_eager_read_the_right_rows(images: Images) -> None:
     want, _ = imgbatch.load_eager(read_manifest(images.csv).subset([30, 2, 17]), size=12, workers=2)
     np.testing.assert_array_equal(x, want)
     assert part.lines.tolist() == [31, 3, 18]
+
+
+def test_random_access_resume_and_pickling(images: Images) -> None:
+    source = images.embedded()
+    files = Loader(images.csv, seed=2, **OPTIONS)
+    table = Loader(source, seed=2, **OPTIONS)
+    for got, want in zip(table.batch(3, epoch=1), files.batch(3, epoch=1), strict=True):
+        np.testing.assert_array_equal(got, want)
+    stream = iter(table)
+    next(stream), next(stream)
+    state = table.state_dict()
+    stream.close()  # type: ignore[attr-defined]
+    resumed = Loader(source, seed=2, **OPTIONS)
+    resumed.load_state_dict(state)
+    rest = list(resumed)
+    assert len(rest) == len(files) - 2
+    np.testing.assert_array_equal(rest[0][0], files.batch(2, epoch=0)[0])
+    other = images.embedded("other.parquet")  # the same rows under another name
+    with pytest.raises(ValueError, match="fingerprint"):
+        Loader(other, seed=2, **OPTIONS).load_state_dict(state)
+    copy = pickle.loads(pickle.dumps(read_manifest(source)))  # a process of its own
+    assert read_embedded(embedded(copy), 5) == images.blobs[5]
+    arrow = images.root / "t.arrow"
+    feather.write_feather(
+        pa.table({"image": pa.array(images.blobs), "label": images.labels}), arrow
+    )
+    mapped = read_manifest(arrow)
+    assert read_embedded(embedded(mapped), 1) == images.blobs[1]  # the file is mapped now
+    assert read_embedded(embedded(pickle.loads(pickle.dumps(mapped))), 2) == images.blobs[2]
 
 
 def test_labels_through_the_label_builder(tmp_path: Path) -> None:

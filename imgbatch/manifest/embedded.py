@@ -2,7 +2,7 @@
 manifest's paths for them (:class:`EmbeddedPaths`, readable names such as
 ``train.parquet#row=123``).
 
-Nothing here reads image bytes: that is the read stage's job (:mod:`imgbatch.embedded`). The
+Nothing here reads image bytes: that is the read stage's job (:mod:`imgbatch.read.embedded`). The
 manifest only keeps the row numbers (one int64 each) and the first row of each row group (or
 record batch, or chunk), so that row ``r`` is found with one ``searchsorted``; no Python object
 per row.
@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .table import PathTable
+from .table import Hasher, PathTable
 
 __all__ = ["TABLE_KINDS", "EmbeddedImages", "EmbeddedPaths"]
 
@@ -64,6 +64,21 @@ class EmbeddedImages:
         self.table = table
         self.local = threading.local()
         self.lock = threading.Lock()  # opening an Arrow file once for every thread
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Open files, cached row groups and the lock belong to this process; an Arrow file is
+        # mapped again where it is unpickled (an open table, kind "table", travels with it).
+        state = {name: getattr(self, name) for name in ("column", "file", "kind", "name",
+                                                         "starts", "struct", "table")}  # fmt: skip
+        if self.kind != "table":
+            state["table"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+        self.local = threading.local()
+        self.lock = threading.Lock()
 
     def __repr__(self) -> str:
         groups = len(self.starts) - 1
@@ -126,6 +141,11 @@ class EmbeddedPaths(PathTable):
 
     def take(self, indices: np.ndarray) -> EmbeddedPaths:
         return EmbeddedPaths(self.images, self.rows[np.asarray(indices, np.int64)], self.root)
+
+    def digest(self, hasher: Hasher) -> None:
+        """Feed the table's name and the rows to a ``hashlib`` object (a fingerprint)."""
+        hasher.update(os.fsencode(self.images.name) + b"#")
+        hasher.update(np.asarray(self.rows, dtype="<i8").tobytes())
 
     @property
     def nbytes(self) -> int:

@@ -12,6 +12,7 @@ a zero-copy slice, in order or not. Never is a whole column held in memory.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ImageReadError
@@ -19,7 +20,36 @@ from ..manifest import EmbeddedImages, EmbeddedPaths
 from ..manifest.table_files import open_arrow
 from .files import read_bytes
 
-__all__ = ["read_embedded"]
+__all__ = ["EmbeddedSource", "read_embedded"]
+
+
+class EmbeddedSource:
+    """The :class:`~imgbatch.read.Source` of a manifest whose images are embedded in a table
+    (its paths an :class:`~imgbatch.manifest.EmbeddedPaths`): the decode threads read each
+    row's bytes themselves (:func:`read_embedded`); no threads of its own, nothing to hint.
+    """
+
+    ahead = 0
+
+    def __init__(self, paths: EmbeddedPaths) -> None:
+        self.paths = paths
+
+    def read(self, path: str, *, row: int, max_bytes: int | None) -> bytes:
+        """The bytes of manifest row ``row`` (named ``path``)."""
+        return read_embedded(self.paths, row, max_bytes=max_bytes)
+
+    def hint(self, path: str) -> None:
+        """Nothing: no file to ask the kernel for."""
+
+    def session(self) -> EmbeddedSource:
+        """The same object: the per-thread row groups live with the threads."""
+        return self
+
+    def want(self, paths: Sequence[str], rows: Sequence[int], *, max_bytes: int | None) -> None:
+        """Nothing: the decode threads read their rows themselves."""
+
+    def close(self) -> None:
+        """Nothing to close."""
 
 
 def read_embedded(paths: EmbeddedPaths, index: int, *, max_bytes: int | None = None) -> bytes:
