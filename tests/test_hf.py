@@ -123,6 +123,7 @@ def test_path_columns_labels_and_errors(tmp_path: Path) -> None:
     m = hf_manifest(files, image_column="file", label_column="y")
     assert m.paths[1] == os.path.join(tmp_path, "1.img")
     assert m.labels.dtype == np.float32 and m.labels.tolist() == [0.5, 1.0, 2.0, 3.5]
+    assert hf_manifest(ds, label_column=None).labels.tolist() == [-1] * ROWS
     pinned = hf_manifest(ds, classes=["ant", "moth", "zebra"])
     assert pinned.labels[:3].tolist() == [2, 1, 0]  # zebra, moth, ant: ids 0, 2, 1 renamed
     with pytest.raises(ManifestError, match=r"dataset: no label column 'tag' \(found 'image'"):

@@ -177,6 +177,25 @@ def test_labels_through_the_label_builder(tmp_path: Path) -> None:
         read_manifest(names, classes=("a", "b"))
 
 
+def test_path_only_multi_label_and_targets(tmp_path: Path) -> None:
+    blobs = [encode(gradient(8, 8, seed=i), "PNG") for i in range(4)]
+    source = tmp_path / "t.parquet"
+    columns = {"image": pa.array(blobs, pa.binary()), "tags": ["a|b", "b", "", "c|a"],
+               "x": [0.5, 1.0, 1.5, 2.0], "y": [1, 2, 3, 4]}  # fmt: skip
+    pq.write_table(pa.table(columns), source)
+    unlabelled = read_manifest(source, label_column=None)
+    assert unlabelled.labels.tolist() == [-1] * 4 and unlabelled.classes is None
+    tags = read_manifest(source, label_column="tags", label_sep="|")
+    assert tags.classes == ("a", "b", "c")
+    assert tags.labels.tolist() == [[1, 1, 0], [0, 1, 0], [0, 0, 0], [1, 0, 1]]
+    assert isinstance(tags.paths, EmbeddedPaths)
+    targets = read_manifest(source, label_column=["x", "y"])
+    assert targets.labels.tolist() == [[0.5, 1], [1, 2], [1.5, 3], [2, 4]]
+    rows = [r.tolist() for _, _, r in Loader(source, label_column=None, batch_size=3, size=8,
+                                             shuffle=False, with_index=True)]  # fmt: skip
+    assert rows == [[0, 1, 2], [3]]
+
+
 def test_class_label_names_from_hugging_face_metadata(tmp_path: Path) -> None:
     blobs = [encode(gradient(8, 8, seed=i), "PNG") for i in range(3)]
     meta = {"info": {"features": {"label": {"names": ["zebra", "ant"], "_type": "ClassLabel"}}}}
@@ -271,13 +290,16 @@ def test_info_and_scan_commands(images: Images, capsys: pytest.CaptureFixture[st
     assert "clean" in capsys.readouterr().out
 
 
+# The child's own peak: VmHWM, the high-water mark of the memory it runs in since its exec.
+# (Not ru_maxrss: Linux carries it across exec, so a child started by a large pytest process
+# would report the parent's size.)
 PEAK = """
 import sys
 import imgbatch
-from imgbatch._util import peak_rss_mb
 count = sum(len(y) for _, y in imgbatch.Loader(sys.argv[1], batch_size=64, size=32,
                                                  shuffle=False, workers=2))
-print(count, peak_rss_mb())
+status = open("/proc/self/status").read().split("VmHWM:")[1].split()
+print(count, int(status[0]) / 1024)
 """
 
 
@@ -291,13 +313,13 @@ def peak_rss(source: Path) -> tuple[int, float]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(sys.platform == "win32", reason="needs resource.getrusage")
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc (VmHWM)")
 def test_memory_is_flat_in_the_number_of_rows(tmp_path: Path) -> None:
     """10x the rows (and 10x the bytes: 1,000 distinct 96x96 noise JPEGs of ~11 KB, repeated)
     in row groups of 256: the peak RSS stays within 1.25x + 20 MB of the 1k-row file's.
 
-    Measured here: 1k rows 118-119 MB, 10k rows 127-148 MB (Arrow's allocator keeps some of
-    what the row group reads freed). Holding the image column would add its ~100 MB.
+    Measured here: see docs/parquet.md (``scripts/bench_parquet.py --memory``). Holding the
+    image column would add its ~100 MB.
     """
     import cv2
 

@@ -39,7 +39,7 @@ def from_hf_dataset(
     ds: datasets.Dataset,
     *,
     image_column: str = "image",
-    label_column: str = "label",
+    label_column: str | None = "label",
     **loader_options: Any,
 ) -> Loader:
     """A :class:`~imgbatch.Loader` over the rows of ``ds``.
@@ -49,7 +49,7 @@ def from_hf_dataset(
         image_column: an ``Image`` column (bytes or file paths), a binary column, or a string
             column of image file paths.
         label_column: the labels: a ``ClassLabel`` (``classes`` are its names), integers,
-            numbers or class names.
+            numbers or class names; None for a dataset without labels (labels -1).
         **loader_options: the options of :class:`~imgbatch.Loader` (``batch_size``, ``size``,
             ``shuffle``, ``classes``, ``label_type``, ...).
 
@@ -67,7 +67,7 @@ def hf_manifest(
     ds: datasets.Dataset,
     *,
     image_column: str = "image",
-    label_column: str = "label",
+    label_column: str | None = "label",
     classes: Any = None,
     label_type: str = "auto",
 ) -> Manifest:
@@ -82,7 +82,7 @@ def hf_manifest(
     pinned = check_classes(classes, label_type)
     name = ds.info.dataset_name or ds.info.builder_name or "dataset"
     for role, column in (("image", image_column), ("label", label_column)):
-        if column not in ds.column_names:
+        if column is not None and column not in ds.column_names:
             found = ", ".join(repr(c) for c in ds.column_names)
             raise ManifestError(name, None, f"no {role} column {column!r} (found {found})")
     feature = ds.features[image_column]
@@ -90,11 +90,7 @@ def hf_manifest(
         ds = ds.cast_column(image_column, datasets.Image(decode=False))  # metadata only
     table = ds.data.table  # memory-mapped or in memory; never copied here
     rows = _indices(ds)
-    labels = table.column(label_column)
-    if rows is not None:
-        labels = labels.take(rows)
-    label_feature = ds.features[label_column]
-    names = tuple(label_feature.names) if isinstance(label_feature, datasets.ClassLabel) else None
+    labels, names = _labels(ds, table, label_column, rows)
     options: dict[str, Any] = {"fmt": "hf", "label_type": label_type, "classes": pinned,
                                "class_label": names, "rows": rows}  # fmt: skip
     column = table.column(image_column)
@@ -112,6 +108,20 @@ def hf_manifest(
     struct = pa.types.is_struct(column.type)
     images = EmbeddedImages(name, "table", image_column, struct=struct, starts=starts, table=table)
     return build_manifest(name, labels, images=images, root="", **options)
+
+
+def _labels(
+    ds: datasets.Dataset, table: Any, column: str | None, rows: np.ndarray | None
+) -> tuple[Any, tuple[str, ...] | None]:
+    """The label column (in the dataset's row order; None without one) and, for a
+    ``ClassLabel``, its names."""
+    if column is None:
+        return None, None
+    labels = table.column(column)
+    if rows is not None:
+        labels = labels.take(rows)
+    feature = ds.features[column]
+    return labels, tuple(feature.names) if isinstance(feature, datasets.ClassLabel) else None
 
 
 def _indices(ds: datasets.Dataset) -> np.ndarray | None:

@@ -38,8 +38,8 @@ from .label_types import FEW_ODD, LABEL_TYPES, check_classes, check_label_type
 from .masks import attach_masks, check_mask_column
 from .multilabel import MultiLabels
 from .table import Manifest, PathTable
-from .targets import LabelColumn, check_label_column, check_label_sep
 from .table_files import TABLE_FORMATS
+from .targets import LabelColumn, check_label_column, check_label_sep
 
 __all__ = [
     "EXTENSION_FORMATS",
@@ -50,7 +50,6 @@ __all__ = [
     "TABLE_FORMATS",
     "EmbeddedImages",
     "EmbeddedPaths",
-    "MANIFEST_FORMATS",
     "LabelColumn",
     "LabelSource",
     "Manifest",

@@ -17,8 +17,8 @@ from .label_types import check_classes, check_label_type
 from .lines import TextLines
 from .masks import attach_masks, check_mask_column
 from .table import Manifest, absolute_root
-from .targets import LabelColumn, check_label_column, check_label_sep, read_targets
 from .table_files import TABLE_FORMATS, read_table_file, table_format
+from .targets import LabelColumn, check_label_column, check_label_sep, read_targets
 
 __all__ = ["EXTENSION_FORMATS", "MANIFEST_FORMATS", "read_manifest"]
 

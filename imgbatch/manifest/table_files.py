@@ -14,8 +14,9 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ..errors import ManifestError
+from .builder import Builder
 from .embedded import EmbeddedImages
-from .table import Manifest
+from .table import Manifest, absolute_root
 from .tables import build_manifest, choose_table_columns, class_label_names
 
 __all__ = [
@@ -66,14 +67,17 @@ def read_table_file(
     source: str,
     fmt: str,
     *,
+    builder: Builder,
     columns: tuple[str | int | None, str | int | None, str | None],
     root: str | os.PathLike[str] | None,
     label_type: str,
     classes: tuple[str, ...] | None,
 ) -> Manifest:
-    """The manifest of the Parquet or Arrow file ``source`` (open as ``handle``).
+    """The manifest of the Parquet or Arrow file ``source`` (open as ``handle``), its labels
+    read by ``builder``.
 
-    ``columns`` are ``(path_column, label_column, image_column)`` as given.
+    ``columns`` are ``(path_column, label_column, image_column)`` as given (``label_column``
+    ``"auto"``, a column, or None for a path-only list).
     """
     pa = import_pyarrow(source)
     path_column, label_column, image_column = columns
@@ -89,17 +93,19 @@ def read_table_file(
     if not int(starts[-1]):
         raise ManifestError(source, None, "empty table: no rows")
     folder = os.path.dirname(os.path.abspath(source))
-    names = class_label_names(schema, chosen.label)
-    options: dict[str, Any] = {"fmt": fmt, "label_type": label_type, "classes": classes}
+    label = chosen.label
+    options: dict[str, Any] = {
+        "fmt": fmt, "label_type": label_type, "classes": classes, "builder": builder,
+        "class_label": None if label is None else class_label_names(schema, label),
+    }  # fmt: skip
+    labels = None if label is None else read(label)
     if chosen.image is None:
-        base = os.path.abspath(root if root is not None else folder)
-        return build_manifest(source, read(chosen.label), paths=read(chosen.path), root=base,
-                              class_label=names, **options)  # fmt: skip
+        base = absolute_root(root) if root is not None else folder
+        return build_manifest(source, labels, paths=read(chosen.path), root=base, **options)
     struct = pa.types.is_struct(schema.field(chosen.image).type)
     images = EmbeddedImages(os.path.basename(source), fmt, chosen.image, struct=struct,
                             starts=starts, file=source)  # fmt: skip
-    return build_manifest(source, read(chosen.label), images=images, root=folder,
-                          class_label=names, **options)  # fmt: skip
+    return build_manifest(source, labels, images=images, root=folder, **options)
 
 
 def _parquet(handle: BinaryIO) -> tuple[Any, Any, np.ndarray]:

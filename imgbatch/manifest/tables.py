@@ -20,7 +20,7 @@ import numpy as np
 from .._util import shorten
 from ..errors import ManifestError
 from .builder import Builder
-from .columns import choose_columns
+from .columns import choose_columns, choose_path_column
 from .embedded import EmbeddedImages, EmbeddedPaths
 from .table import Manifest
 
@@ -38,9 +38,10 @@ _MAX_CODES = 1 << 16  # distinct labels kept as codes (as the block reader does)
 
 @dataclass(frozen=True)
 class Columns:
-    """The columns a table is read by: ``image`` (embedded bytes) or ``path``, and ``label``."""
+    """The columns a table is read by: ``image`` (embedded bytes) or ``path``, and ``label``
+    (None: a path-only list, labels -1)."""
 
-    label: str
+    label: str | None
     image: str | None = None
     path: str | None = None
 
@@ -62,11 +63,12 @@ def choose_table_columns(
     schema: Any,
     *,
     path_column: str | int | None = None,
-    label_column: str | int | None = None,
+    label_column: str | int | None = "auto",
     image_column: str | None = None,
 ) -> Columns:
     """The columns of the table with Arrow ``schema`` to read, or a ManifestError naming
-    ``source`` and the columns found."""
+    ``source`` and the columns found. ``label_column``: ``"auto"`` (a recognised name), a
+    column, or None (no labels)."""
     names = list(schema.names)
     if image_column is not None and path_column is not None:
         msg = "pass path_column= (image files) or image_column= (embedded bytes), not both"
@@ -78,12 +80,20 @@ def choose_table_columns(
         found = _listed(schema)
         reason = f"no image column {image!r} of binary or {{bytes, path}} type (found {found})"
         raise ManifestError(source, None, reason)
+    wanted = None if label_column == "auto" else label_column
     if image is not None:
-        _, lab = choose_columns(source, 0, names, names, image, label_column)
+        if label_column is None:
+            return Columns(label=None, image=image)
+        _, lab = choose_columns(source, 0, names, names, image, wanted)
         return Columns(label=names[lab], image=image)
-    p, lab = choose_columns(source, 0, names, names, path_column, label_column)
+    if label_column is None:
+        p = choose_path_column(source, 0, names, path_column)
+        label = None
+    else:
+        p, lab = choose_columns(source, 0, names, names, path_column, wanted)
+        label = names[lab]
     _check_type(source, schema, names[p], "path", ("string", "large_string"))
-    return Columns(label=names[lab], path=names[p])
+    return Columns(label=label, path=names[p])
 
 
 def _find_image_column(source: str, schema: Any) -> str | None:
@@ -133,35 +143,43 @@ def build_manifest(
     paths: Any = None,
     images: EmbeddedImages | None = None,
     rows: np.ndarray | None = None,
+    builder: Builder | None = None,
     root: str,
     fmt: str,
     label_type: str = "auto",
     classes: tuple[str, ...] | None = None,
     class_label: tuple[str, ...] | None = None,
 ) -> Manifest:
-    """The manifest of a table's rows: ``labels`` (a pyarrow array) typed by the label builder,
-    with either ``paths`` (a pyarrow string array) or the embedded ``images``.
+    """The manifest of a table's rows: ``labels`` (a pyarrow array, or None for a path-only
+    list) typed by the label ``builder`` (a fresh one when None; one with ``label_sep`` reads
+    multi-label cells), with either ``paths`` (a pyarrow string array) or the embedded
+    ``images``.
 
     ``rows`` are the table rows of the manifest's rows (None: all, in order); line numbers are
     table rows + 1 (0 means "no line"). ``class_label``: the names of a ``ClassLabel`` column
     (integer ids), which then become the classes unless ``classes`` pins others.
     """
-    n = len(labels)
+    builder = Builder(source) if builder is None else builder
+    n = (len(paths) if images is None else images.rows) if rows is None else len(rows)
     lines = (np.arange(n, dtype=np.int64) if rows is None else rows.astype(np.int64)) + 1
-    builder = Builder(source)
-    label_bytes, label_type, pinned = _label_texts(
-        source, labels, lines, label_type, classes, class_label
-    )
+    if labels is None:
+        builder.unlabeled = True
+        label_bytes = np.zeros(n, np.uint8)  # an empty label per row, never looked at
+    else:
+        label_bytes, label_type, classes = _label_texts(
+            source, labels, lines, label_type, classes, class_label
+        )
     if images is None:
         path_bytes, lengths = _path_texts(source, paths, lines)
     else:
         path_bytes, lengths = np.zeros(0, np.uint8), np.zeros(n, np.int64)
     builder.add_rows(path_bytes, lengths, label_bytes, lines, max_codes=_MAX_CODES)
-    manifest = builder.build(root, fmt, label_type=label_type, classes=pinned)
+    manifest = builder.build(root, fmt, label_type=label_type, classes=classes)
     if images is None:
         return manifest
     table_rows = np.arange(n, dtype=np.int64) if rows is None else rows
-    return Manifest(EmbeddedPaths(images, table_rows, root), manifest.labels,
+    labelled = manifest.multi_labels if manifest.multi_labels is not None else manifest.labels
+    return Manifest(EmbeddedPaths(images, table_rows, root), labelled,
                     classes=manifest.classes, lines=lines, source=source, format=fmt)  # fmt: skip
 
 
