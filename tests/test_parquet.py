@@ -339,3 +339,22 @@ def test_memory_is_flat_in_the_number_of_rows(tmp_path: Path) -> None:
     (rows_small, peak_small), (rows_large, peak_large) = map(peak_rss, sources.values())
     assert (rows_small, rows_large) == (1000, 10_000)
     assert peak_large < 1.25 * peak_small + 20, (peak_small, peak_large)
+
+
+def test_bench_parquet_runs_end_to_end(capsys: pytest.CaptureFixture[str]) -> None:
+    """The benchmark script on a few sample images, one round: every case ran (no figure is
+    checked: they mean nothing at this size)."""
+    import importlib.util
+
+    scripts = Path(__file__).resolve().parent.parent / "scripts"
+    spec = importlib.util.spec_from_file_location("bench_parquet", scripts / "bench_parquet.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    labels = scripts.parent / "sample_data" / "labels.csv"
+    argv = ["--labels", str(labels), "--limit", "12", "--repeats", "1", "--batch-size", "4"]
+    assert bench.main([*argv, "--size", "16", "--row-groups", "4"]) == 0
+    out = capsys.readouterr().out
+    for case in ("files", "parquet, row groups of 4", "arrow (memory-mapped)"):
+        assert f"\n{case} " in out
+    assert "12 images of" in out
