@@ -35,6 +35,8 @@ from typing import Any
 import PIL.Image
 from tqdm import tqdm
 
+from imgbatch import _util
+
 
 class Progress(tqdm):  # type: ignore[misc]
     """A tqdm bar that starts no monitor thread (the scripts also run inside the test suite,
@@ -193,7 +195,8 @@ def peak_rss_mb() -> tuple[float, float]:
     has been reaped (a ``DataLoader`` joins its workers when an epoch ends).
     """
     scale = 1024 if platform.system() != "Darwin" else 1  # Linux: KiB, macOS: bytes
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 1e6
+    # This process's own: imgbatch's VmHWM (ru_maxrss would carry the parent's peak across exec).
+    own = (_util.peak_rss_mb() or 0.0) * 2**20 / 1e6
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale / 1e6
     return own, children
 

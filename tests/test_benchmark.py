@@ -290,3 +290,25 @@ def test_script_entry_point(
     assert "lazy memory is flat" in capsys.readouterr().out
     assert bench_memory.main([str(labels), "--batch-size", "0"]) == 2
     assert "batch_size must be a positive int, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc (VmHWM)")
+def test_a_child_reports_its_own_peak_not_its_parents() -> None:
+    # Linux carries ru_maxrss across exec: a child of a 400 MB process would report 400 MB.
+    # peak_rss_mb reads the child's own high-water mark.
+    import subprocess
+    import sys
+
+    parent = (
+        "import subprocess, sys\n"
+        "big = bytearray(400 << 20)\n"
+        "big[::4096] = b'x' * len(big[::4096])\n"
+        "code = 'from imgbatch._util import peak_rss_mb; print(peak_rss_mb())'\n"
+        "print(subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,"
+        " check=True).stdout)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", parent], capture_output=True, text=True, timeout=60, check=True
+    )
+    child_mb = float(out.stdout.split()[0])
+    assert 1 < child_mb < 300, child_mb

@@ -3,7 +3,8 @@
 For each dataset size (images repeated from the label file when it has fewer rows), eager loading
 (:func:`imgbatch.load_eager`) and one epoch of the lazy :class:`imgbatch.Loader` each run in a
 fresh Python process, so that every figure is that process's own peak resident memory
-(``ru_maxrss``), not what an earlier run left behind. A third kind of process only imports
+(``VmHWM`` on Linux: ``ru_maxrss`` would carry this parent's peak across the child's exec), not
+what an earlier run left behind. A third kind of process only imports
 imgbatch, numpy (with numpy.random, which the loader shuffles with) and cv2 and reads the label
 file: the interpreter baseline.
 
