@@ -403,10 +403,10 @@ class Loader:
             raise ValueError(msg)
         check_same(state, self._order_options(state))
         point = resume_point(state, samples=len(self.manifest)).elastic(
-            world_size=state["world_size"], batch_size=self.batch_size,
+            world_size=int(state["world_size"]), batch_size=self.batch_size,
             new_world_size=self.world_size,
         )  # fmt: skip
-        self.seed = state["seed"]
+        self.seed = int(state["seed"])  # a plain int: the next state_dict() is JSON-able
         self._order_cache = None
         self.epoch = point.epoch
         self._position.current = None
@@ -418,10 +418,7 @@ class Loader:
         (``fingerprint``, ``augment``, ``transform``) are left out for it."""
         current = {key: getattr(self, key) for key in ("batch_size", "shuffle", "drop_last")}
         current["samples"] = len(self.manifest)
-        seed = state.get("seed")
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            msg = f"state seed must be a non-negative int, got {seed!r}"
-            raise ValueError(msg)
+        non_negative_int("state seed", state.get("seed"))  # an int or a numpy integer
         if self._seed_given:
             current["seed"] = self.seed
         if state.get("world_size") == self.world_size:

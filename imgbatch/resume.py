@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._util import non_negative_int
 from .manifest import Manifest
 
 __all__ = ["STATE_VERSION", "ResumePoint", "check_same", "fingerprint", "resume_point"]
@@ -98,10 +99,11 @@ def resume_point(state: Mapping[str, Any], *, samples: int) -> ResumePoint:
     """The resume point a state records, checked: ValueError when it is malformed."""
     keys = ("epoch", "batch", "world_size", "batch_size")
     values = [state.get(key) for key in keys] + [state.get("consumed", 0)]
-    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
+    try:  # ints or numpy integers (a state edited with numpy), never bools
+        epoch, batch, world, size, consumed = (non_negative_int("state", v) for v in values)
+    except ValueError:
         msg = f"state {', '.join(keys)} and consumed must be non-negative ints, got {state!r}"
-        raise ValueError(msg)
-    epoch, batch, world, size, consumed = (int(v) for v in values)  # type: ignore[arg-type]
+        raise ValueError(msg) from None
     if "consumed" not in state:  # version 1: never resumed at another world size
         consumed = world * batch * size
     start = consumed - world * batch * size

@@ -250,3 +250,41 @@ def test_malformed_resume_points_are_refused() -> None:
         resume_point({**base, "consumed": 40}, samples=30)
     with pytest.raises(ValueError, match="must be non-negative ints"):
         resume_point({**base, "batch": -1}, samples=30)
+
+
+def test_a_rest_too_short_for_a_batch_on_each_rank_still_ends_the_epoch(tmp_path: Path) -> None:
+    labels = make_rows(tmp_path, 37)
+    options: dict[str, Any] = {"drop_last": True}
+    _, state = take(loader(labels, rank=0, world_size=2, **options), 8)  # 32 rows out, 5 left
+    resumed = loader(labels, rank=2, world_size=3, **options)
+    resumed.load_state_dict(state)
+    assert list(resumed) == []  # 1 row for each of 3 ranks: no whole batch of 2
+    assert resumed.epoch == 1, "an epoch without a batch must still end"
+    assert (resumed.state_dict()["epoch"], resumed.state_dict()["consumed"]) == (1, 0)
+    fresh = loader(labels, rank=2, world_size=3, **options)
+    fresh.epoch = 1
+    assert rows_served(list(resumed)) == rows_served(list(fresh))
+
+
+def test_rows_of_with_index_batches_are_the_rest_of_the_epoch(tmp_path: Path) -> None:
+    n = 37
+    labels = make_rows(tmp_path, n)
+    order = epoch_order(n, shuffle=True, seed=SEED, epoch=0).tolist()
+    _, states = crash_at_world_two(labels)
+    served = []
+    for batches in resume_all(labels, states[1], 3, with_index=True):
+        for _, targets, rows in batches:
+            assert rows.dtype == np.int64 and rows.tolist() == targets.tolist()
+            served += rows.tolist()
+    assert sorted(served) == sorted(order[2 * TAKEN * BATCH :])
+
+
+def test_a_state_holding_numpy_integers_loads_and_gives_plain_ints_back(tmp_path: Path) -> None:
+    labels = make_rows(tmp_path, 37)
+    _, states = crash_at_world_two(labels)
+    state = {k: np.int64(v) if type(v) is int else v for k, v in states[0].items()}
+    resumed = loader(labels, rank=0, world_size=3, seed=None)
+    resumed.load_state_dict(state)
+    assert resumed.seed == SEED and type(resumed.seed) is int
+    again = json.loads(json.dumps(resumed.state_dict()))  # TypeError on a numpy int
+    assert (again["epoch"], again["consumed"], again["seed"]) == (0, 16, SEED)

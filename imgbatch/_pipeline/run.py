@@ -157,6 +157,10 @@ class EpochRun:
             if isinstance(item, EpochEnd):
                 self._close_bar()
                 self._publish()
+                if consuming != item.cursor.epoch:
+                    # An epoch with no batch for this rank (the rest of an epoch resumed at a
+                    # larger world size can be shorter than a batch) is over all the same.
+                    self.position.epoch = item.cursor.epoch + 1
                 self.position.current = consuming = None
                 self.log.end_epoch(
                     item.cursor, self.served, batch_size=self.plan.batch_size,
