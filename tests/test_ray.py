@@ -16,8 +16,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from imgbatch import ColorJitter, Loader, RandomHorizontalFlip, RandomResizedCrop
+from imgbatch import ColorJitter, Loader, RandomHorizontalFlip, RandomResizedCrop, read_manifest
+from imgbatch._pipeline import Sampler
+from imgbatch.options import ImageOptions
 from imgbatch.order import epoch_order
 from imgbatch.scan import scan
 from tests.helpers import encode, gradient, require, write
@@ -133,6 +136,58 @@ def test_ray_reads_images_over_http_as_the_loader_reads_them_from_disk(
         assert server.requests["/3.img"] >= 1
     np.testing.assert_array_equal(targets, expected_labels)
     np.testing.assert_array_equal(images, expected)
+
+
+def segmentation_set(root: Path) -> Path:
+    """7 images with a mask (class ids 0-2 in bands, so a flip or a crop shows) and tags."""
+    rows = ["image,mask,tags"]
+    for k in range(7):
+        height, width = 20 + 3 * k, 30 - 2 * k
+        classes = (np.arange(width)[None, :] * 3 // width).repeat(height, 0).astype(np.uint8)
+        write(root / f"{k}.png", encode(gradient(height, width, seed=k)))
+        write(root / f"{k}m.png", encode(Image.fromarray(classes, mode="L")))
+        rows.append(f"{k}.png,{k}m.png,{'|'.join('abc'[: 1 + k % 3])}")
+    (root / "seg.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return root / "seg.csv"
+
+
+def test_ray_gives_the_loaders_masks_and_multi_hot_labels(ray: Any, tmp_path: Path) -> None:
+    from imgbatch.integrations.ray import to_ray_dataset
+
+    segmentation_set(tmp_path)
+    options: dict[str, Any] = {
+        "size": (10, 12), "dtype": "uint8", "augment": AUGMENT, "seed": 4, "label_sep": "|",
+        "label_column": "tags",
+    }  # fmt: skip
+    masked = {**options, "mask_column": "mask", "mask_fill": 7}
+    ds = to_ray_dataset(tmp_path / "seg.csv", shuffle=True, rows_per_block=3, **masked)
+    batches = list(ds.iter_batches(batch_format="numpy", batch_size=None))
+    got_masks = np.concatenate([b["mask"] for b in batches])
+    got_labels = np.concatenate([b["label"] for b in batches])
+    loader = Loader(tmp_path / "seg.csv", batch_size=3, workers=2, **masked)
+    want_masks = np.concatenate([m for _, m in loader])
+    assert got_masks.dtype == np.uint8 and got_masks.shape == (7, 10, 12)
+    np.testing.assert_array_equal(got_masks, want_masks)
+    assert len(np.unique(got_masks)) >= 3  # not vacuous: several classes survive the crops
+    labels = Loader(tmp_path / "seg.csv", batch_size=3, workers=2, **options)
+    want_labels = np.concatenate([y for _, y in labels])
+    assert got_labels.dtype == np.float32 and got_labels.shape == (7, 3)  # multi-hot a, b, c
+    np.testing.assert_array_equal(got_labels, want_labels)
+
+
+def test_a_block_of_multi_label_rows_never_builds_the_dense_matrix(
+    ray: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from imgbatch.integrations.ray import DecodeRows
+
+    manifest = read_manifest(segmentation_set(tmp_path), label_column="tags", label_sep="|")
+    monkeypatch.setattr("imgbatch.manifest.table.DENSE_LIMIT", 3 * len(manifest) - 1)
+    with pytest.raises(ValueError, match="dense"):
+        manifest.labels  # noqa: B018  # what a task must not ask for
+    sampler = Sampler(manifest, ImageOptions(8, dtype="uint8"))
+    rows = np.array([5, 0, 3])
+    block = DecodeRows(ray.put((sampler, rows)), 0)({"id": np.arange(3)})  # one task's work
+    np.testing.assert_array_equal(block["label"], manifest.label_rows(rows))
 
 
 def test_torch_batches_come_out_of_the_dataset(ray: Any, labels: Path) -> None:

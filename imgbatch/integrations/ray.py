@@ -36,7 +36,8 @@ import numpy as np
 from .._pipeline import Sampler
 from .._util import check_size, flag, non_negative_int, positive_int
 from ..decode import DEFAULT_MAX_PIXELS
-from ..manifest import LabelSource, Manifest, as_manifest
+from ..manifest import LabelColumn, LabelSource, Manifest, as_manifest
+from ..mask import mask_options
 from ..options import ImageOptions, Size, Stats, Transform
 from ..order import epoch_order
 from ..read import DEFAULT_MAX_FILE_BYTES, open_source
@@ -64,15 +65,21 @@ def to_ray_dataset(
     max_file_bytes: int | None = DEFAULT_MAX_FILE_BYTES, classes: Sequence[str] | None = None,
     label_type: str = "auto", shuffle: bool = False, seed: int = 0, epoch: int = 0,
     rows_per_block: int = ROWS_PER_BLOCK, storage_options: Mapping[str, Any] | None = None,
+    label_column: LabelColumn = "auto", label_sep: str | None = None,
+    mask_column: str | int | None = None, mask_fill: int = 255, mask_dtype: str = "uint8",
 ) -> ray.data.Dataset:  # fmt: skip
-    """A Ray dataset of ``image``, ``label`` and ``row`` (manifest row) columns, decoded by
-    imgbatch in Ray tasks.
+    """A Ray dataset of ``image``, ``label`` and ``row`` (manifest row) columns (and ``mask``
+    with a mask column), decoded by imgbatch in Ray tasks.
 
     The image options mean what they mean for :class:`~imgbatch.Loader`; ``image`` is each
     sample as the loader writes it into a batch (``layout``, ``dtype``, ``mean``, ``std``),
-    with the augmentation drawn from ``(seed, epoch, row)``. Rows come in the order of the
-    epoch (``shuffle=True``: the loader's permutation for ``(seed, epoch)``); Ray keeps that
-    order only with ``DataContext.get_current().execution_options.preserve_order = True``.
+    with the augmentation drawn from ``(seed, epoch, row)``; ``label`` is what the loader's
+    batches hold (multi-hot ``float32`` rows with ``label_sep``, ``(k,)`` targets with a list
+    of ``label_column``); with ``mask_column``, ``mask`` is the sample's mask as the loader
+    yields it (``mask_fill``, ``mask_dtype``, put through the image's geometry). Rows come in
+    the order of the epoch (``shuffle=True``: the loader's permutation for ``(seed, epoch)``);
+    Ray keeps that order only with
+    ``DataContext.get_current().execution_options.preserve_order = True``.
     Build one dataset per epoch (``epoch=e``) for fresh permutations and augmentation. A file
     that cannot be read fails the task with an :class:`~imgbatch.ImageReadError` naming it and
     its manifest line: run :func:`scan_dataset` (and :func:`~imgbatch.scan.write_clean`) first.
@@ -87,6 +94,7 @@ def to_ray_dataset(
         storage_options: for a label file or images at URLs (``s3://``, ``gs://``,
             ``https://``...), passed to the fsspec filesystem as for the Loader; each task
             fetches its block's images ahead of decoding them, as a loader iteration does.
+        label_column, label_sep, mask_column, mask_fill, mask_dtype: as for the Loader.
 
     Example:
         >>> flip = [imgbatch.RandomHorizontalFlip()]
@@ -105,13 +113,18 @@ def to_ray_dataset(
         interpolation=interpolation, augment=augment, transform=transform,
         crop_fraction=crop_fraction, max_pixels=max_pixels, max_file_bytes=max_file_bytes,
     )  # fmt: skip
-    manifest = as_manifest(
-        labels, classes=classes, label_type=label_type, storage_options=storage_options
-    )
+    manifest, masks = mask_options(
+        as_manifest(
+            labels, classes=classes, label_type=label_type, storage_options=storage_options,
+            label_column=label_column, label_sep=label_sep,
+        ),
+        mask_column, fill=mask_fill, dtype=mask_dtype, storage_options=storage_options,
+    )  # fmt: skip
     source = open_source(manifest.paths, storage_options=storage_options)
     seed, epoch = non_negative_int("seed", seed), non_negative_int("epoch", epoch)
     order = epoch_order(len(manifest), shuffle=flag("shuffle", shuffle), seed=seed, epoch=epoch)
-    decode = DecodeRows(ray.put((Sampler(manifest, options, seed, source), order)), epoch)
+    sampler = Sampler(manifest, options, seed, source, masks)
+    decode = DecodeRows(ray.put((sampler, order)), epoch)
     return _positions(ray, len(order), rows_per_block).map_batches(
         decode, batch_format="numpy", batch_size=None, zero_copy_batch=True
     )
@@ -155,7 +168,8 @@ def scan_dataset(
 @dataclass(frozen=True)
 class DecodeRows:
     """The ``map_batches`` function of :func:`to_ray_dataset`: a block of positions in the
-    epoch -> ``image``, ``label`` and ``row`` columns, decoded in the Ray worker."""
+    epoch -> ``image``, ``label`` and ``row`` columns (and ``mask``), decoded in the Ray
+    worker."""
 
     payload: Any  # ObjectRef of (Sampler, the epoch's order of rows)
     epoch: int
@@ -165,18 +179,23 @@ class DecodeRows:
         sampler, order = _cached(self.payload)
         rows = order[np.asarray(batch["id"], dtype=np.int64)]
         options = sampler.options
-        images = options.writer.empty(len(rows), options.decoder.size or (0, 0))
+        size = options.decoder.size or (0, 0)
+        images = options.writer.empty(len(rows), size)
+        masks = None if sampler.masks is None else sampler.masks.empty(len(rows), size)
         paths = [sampler.manifest.paths[row] for row in rows.tolist()]
         reads = sampler.source.session()  # remote: the block's images fetched ahead
         try:
             reads.want(paths, rows.tolist(), max_bytes=options.max_file_bytes)
             for slot, (row, path) in enumerate(zip(rows.tolist(), paths, strict=True)):
-                error = sampler.fill(row, images[slot], path, self.epoch, reads=reads)
+                mask = None if masks is None else masks[slot]
+                error = sampler.fill(row, images[slot], path, self.epoch, reads=reads, mask=mask)
                 if error is not None:
                     raise error
         finally:
             reads.close()
-        return {"image": images, "label": sampler.manifest.labels[rows], "row": rows}
+        # The loader's labels: multi-hot rows for a multi-label manifest, never its class ids.
+        columns = {"image": images, "label": sampler.manifest.label_rows(rows), "row": rows}
+        return columns if masks is None else {**columns, "mask": masks}
 
 
 @dataclass(frozen=True)
