@@ -386,11 +386,13 @@ class Loader:
         """Continue from ``state`` (from :meth:`state_dict` of any rank): the next ``for`` (or
         :meth:`forever`) yields what this rank would have yielded next.
 
-        At the state's world size that is exactly the saved loader's next batches. At another
-        world size (elastic resume) the rows of the epoch's permutation not yet served are cut
-        anew across this loader's ranks, so together they serve exactly the rest of the epoch
-        (with ``shard_mode="drop"`` fewer than ``world_size`` rows of it may be left out, with
-        ``"pad"`` a rank short of one repeats one of its own); later epochs are as usual.
+        At the state's world size that is exactly the saved loader's next batches (with
+        ``on_error="skip"``, rows taken to replace files skipped before the state may come
+        again: a state does not record them). At another world size (elastic resume) the rows
+        of the epoch's permutation not yet served are cut anew across this loader's ranks, so
+        together they serve exactly the rest of the epoch (with ``shard_mode="drop"`` fewer
+        than ``world_size`` rows of it may be left out, with ``"pad"`` a rank short of one
+        repeats one of its own); later epochs are as usual.
 
         Raises:
             ValueError: the state is from another dataset (``samples``, ``fingerprint``), seed

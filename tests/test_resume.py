@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from imgbatch import ColorJitter, Loader, RandomHorizontalFlip, RandomResizedCrop
+from imgbatch import ColorJitter, ImgbatchWarning, Loader, RandomHorizontalFlip, RandomResizedCrop
 from imgbatch.order import epoch_order
 from imgbatch.resume import ResumePoint, resume_point
 from tests.helpers import encode, gradient, write
@@ -288,3 +288,48 @@ def test_a_state_holding_numpy_integers_loads_and_gives_plain_ints_back(tmp_path
     assert resumed.seed == SEED and type(resumed.seed) is int
     again = json.loads(json.dumps(resumed.state_dict()))  # TypeError on a numpy int
     assert (again["epoch"], again["consumed"], again["seed"]) == (0, 16, SEED)
+
+
+def test_a_second_restart_from_three_ranks_to_two_with_pad_and_a_partial_batch(
+    tmp_path: Path,
+) -> None:
+    n = 39  # 16 rows out at 2 ranks, 6 more at 3, then 17 left: 9 for each of 2 ranks
+    labels = make_rows(tmp_path, n)
+    order = epoch_order(n, shuffle=True, seed=SEED, epoch=0).tolist()
+    options: dict[str, Any] = {"shard_mode": "pad"}
+    before, states = crash_at_world_two(labels, **options)
+    middle, middle_states = [], []
+    for rank in range(3):
+        resumed = loader(labels, rank=rank, world_size=3, **options)
+        resumed.load_state_dict(states[1])
+        head, state = take(resumed, 1)
+        middle += rows_served(head)
+        middle_states.append(state)
+    assert sorted(before + middle) == sorted(order[:22])
+    last = [rows_served(b) for b in resume_all(labels, middle_states[0], 2, **options)]
+    assert [len(rows) for rows in last] == [9, 9]  # 4 batches of 2 and a partial one of 1
+    after = Counter(row for rows in last for row in rows)
+    assert set(after) == set(order[22:]) and sum(after.values()) == 18
+    (repeated,) = (row for row, times in after.items() if times == 2)
+    assert repeated in last[1] and repeated not in last[0]  # rank 1 repeats its own row
+
+
+def test_after_a_skip_a_resume_misses_no_row_and_repeats_at_most_the_replacement(
+    tmp_path: Path,
+) -> None:
+    n = 20
+    labels = make_rows(tmp_path, n)
+    order = epoch_order(n, shuffle=True, seed=SEED, epoch=0).tolist()
+    bad = order[2]  # in the second batch: its replacement is taken from further on
+    write(tmp_path / "bad.png", b"not an image")
+    lines = labels.read_text(encoding="utf-8").splitlines()
+    lines[bad] = f"bad.png {bad}"
+    labels.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.warns(ImgbatchWarning, match="bad.png"):
+        head, state = take(loader(labels, on_error="skip"), 3)
+    resumed = loader(labels, on_error="skip")
+    resumed.load_state_dict(state)
+    rest = rows_served(list(resumed))  # the bad file is behind the resume point
+    served = Counter(rows_served(head) + rest)
+    assert set(served) == set(order) - {bad}  # the docs: nothing missing ...
+    assert sum(served.values()) - len(served) <= 1  # ... one replacement row at most twice
