@@ -61,6 +61,21 @@ def crash_at_world_two(labels: Path, **options: Any) -> tuple[list[int], list[di
     return served, states
 
 
+def crash_again(
+    labels: Path, state: dict[str, Any], world: int, **options: Any
+) -> tuple[list[int], list[dict[str, Any]]]:
+    """Rows served by ``world`` ranks resumed from ``state`` taking one batch each, and each
+    rank's state after it."""
+    served, states = [], []
+    for rank in range(world):
+        resumed = loader(labels, rank=rank, world_size=world, **options)
+        resumed.load_state_dict(state)
+        head, after = take(resumed, 1)
+        served += rows_served(head)
+        states.append(after)
+    return served, states
+
+
 def resume_all(
     labels: Path, state: dict[str, Any], world: int, **options: Any
 ) -> list[list[tuple[np.ndarray, ...]]]:
@@ -163,13 +178,7 @@ def test_a_second_resume_in_the_same_epoch_counts_from_the_global_position(
     labels = make_rows(tmp_path, n)
     order = epoch_order(n, shuffle=True, seed=SEED, epoch=0).tolist()
     before, states = crash_at_world_two(labels)
-    middle, middle_states = [], []
-    for rank in range(3):  # 2 -> 3 ranks, one batch each, then a crash again
-        resumed = loader(labels, rank=rank, world_size=3)
-        resumed.load_state_dict(states[0])
-        head, state = take(resumed, 1)
-        middle += rows_served(head)
-        middle_states.append(state)
+    middle, middle_states = crash_again(labels, states[0], 3)  # 2 -> 3 ranks, a batch each
     assert middle_states[0]["consumed"] == 16 + 3 * BATCH
     # At the same world size: exactly the batches each saved rank would have served next.
     for rank in range(3):
@@ -298,13 +307,7 @@ def test_a_second_restart_from_three_ranks_to_two_with_pad_and_a_partial_batch(
     order = epoch_order(n, shuffle=True, seed=SEED, epoch=0).tolist()
     options: dict[str, Any] = {"shard_mode": "pad"}
     before, states = crash_at_world_two(labels, **options)
-    middle, middle_states = [], []
-    for rank in range(3):
-        resumed = loader(labels, rank=rank, world_size=3, **options)
-        resumed.load_state_dict(states[1])
-        head, state = take(resumed, 1)
-        middle += rows_served(head)
-        middle_states.append(state)
+    middle, middle_states = crash_again(labels, states[1], 3, **options)
     assert sorted(before + middle) == sorted(order[:22])
     last = [rows_served(b) for b in resume_all(labels, middle_states[0], 2, **options)]
     assert [len(rows) for rows in last] == [9, 9]  # 4 batches of 2 and a partial one of 1
