@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from imgbatch.order import epoch_order
 from tests.helpers import encode, require, solid, write
 
 N = 13  # odd, and not a multiple of the worker's batch size (3)
@@ -110,3 +111,8 @@ def test_torchrun_two_ranks_share_each_epoch(tmp_path: Path) -> None:
             assert batches[0] == batches[1] == runs[0]["epochs"][epoch]["len"]
         for run in runs:
             assert run["epochs"][0]["ids"] != run["epochs"][1]["ids"], f"{mode}: not reshuffled"
+    # A state of one process after a batch of 3: the ranks found from torch share the rest.
+    rest = [record["resumed"] for record in records]
+    order = epoch_order(N, shuffle=True, seed=1, epoch=0).tolist()
+    assert [len(ids) for ids in rest] == [(N - 3) // 2] * 2
+    assert sorted(rest[0] + rest[1]) == sorted(order[3:])
