@@ -3,6 +3,7 @@ folder (tests/servers.py, with injected 503s) and moto's S3-compatible server.""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import imgbatch
 from imgbatch.read import Backoff, RemoteSource
 from imgbatch.read.prefetch import Prefetch
+from imgbatch.scan import scan
 from tests.helpers import encode, gradient, require, write
 from tests.servers import FAKE_ENV, FolderServer, moto_server, s3_options, upload_folder
 
@@ -215,3 +217,27 @@ def test_bad_remote_options_are_refused_at_construction(tree: Path) -> None:
         imgbatch.Loader(tree / "labels.csv", io_workers=0)
     with pytest.raises(TypeError, match="storage_options must be a dict"):
         imgbatch.Loader(tree / "labels.csv", storage_options="anon")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_scan_checks_objects_at_urls(tree: Path, http: FolderServer, quick: bool) -> None:
+    report = scan(f"{http.url}/missing.csv", quick=quick, workers=2)
+    assert [(p.line, p.reason) for p in report.problems] == [(3, "missing")]
+    assert report.problems[0].path == "not/there.jpg"  # as written in the label file
+    clean = scan(f"{http.url}/labels.csv", quick=quick)
+    assert clean.clean
+    local = scan(tree / "labels.csv", quick=quick)
+    assert clean.sizes == local.sizes
+
+
+def test_scan_cli_reads_a_url_with_credentials_from_the_environment(
+    s3: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from imgbatch.cli import main
+
+    for name, value in {**FAKE_ENV, "AWS_ENDPOINT_URL": s3}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["scan", f"s3://{BUCKET}/missing.csv", "--no-progress", "--json"]) == 1
+    found = json.loads(capsys.readouterr().out)
+    assert [p["line"] for p in found["problems"]] == [3]
+    assert main(["scan", f"s3://{BUCKET}/missing.csv", "--out", "x.csv"]) == 2

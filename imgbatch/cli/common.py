@@ -25,7 +25,10 @@ __all__ = [
     "usage_error",
 ]
 
-LABELS_HELP = "label file (csv, tsv, txt, jsonl) or class-per-folder tree"
+LABELS_HELP = (
+    "label file (csv, tsv, txt, jsonl; a path or an s3://, gs://, https:// URL, credentials from "
+    "the environment) or class-per-folder tree"
+)
 
 
 def size_arg(text: str) -> int | tuple[int, int]:

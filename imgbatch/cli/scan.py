@@ -10,6 +10,7 @@ from ..manifest import Manifest, as_manifest
 from ..scan import ScanReport, scan, write_clean
 from ..scan.clean import check_out
 from ..scan.report import plural
+from ..urls import is_url
 from .common import LABELS_HELP, add_label_options, label_options, size_arg, usage_error
 
 __all__ = ["add_parser", "run"]
@@ -45,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         return usage_error("scan", f"--workers must be a positive int, got {args.workers}")
     manifest = as_manifest(args.labels, **label_options(args))
+    if args.out is not None and is_url(manifest.source or ""):
+        return usage_error("scan", "--out writes a copy of a local label file, not of a URL")
     if args.out is not None:
         refusal = _refusal(manifest, args.out, force=args.force)
         if refusal:

@@ -25,7 +25,8 @@ from ..decode import (
     why_not,
 )
 from ..errors import ImageReadError
-from ..read import DEFAULT_MAX_FILE_BYTES, path_error, read_bytes
+from ..read import DEFAULT_MAX_FILE_BYTES, FILES, Source, path_error
+from ..urls import is_url
 
 __all__ = ["category", "check_data", "check_full", "check_head", "check_quick"]
 
@@ -50,13 +51,13 @@ def category(reason: str) -> str:
     return "unreadable"  # permission denied, cannot open, cannot read
 
 
-def check_full(path: str) -> tuple[int, int] | None:
+def check_full(path: str, source: Source = FILES) -> tuple[int, int] | None:
     """Decode the whole file as the loader will, then with Pillow: ``(height, width)``.
 
     The loader's default caps hold here too: a file over 256 MiB is not read, an image over
-    178,956,970 pixels not decoded.
+    178,956,970 pixels not decoded. ``source`` reads it (a URL: a RemoteSource).
     """
-    return check_data(read_bytes(path, max_bytes=DEFAULT_MAX_FILE_BYTES), path)
+    return check_data(source.read(path, row=0, max_bytes=DEFAULT_MAX_FILE_BYTES), path)
 
 
 def check_data(data: bytes, path: str) -> tuple[int, int]:
@@ -92,8 +93,15 @@ def _pillow_opinion(data: bytes, path: str) -> None:
         raise ImageReadError(path, f"corrupt {fmt or 'image'} data ({detail})") from e
 
 
-def check_quick(path: str) -> tuple[int, int] | None:
-    """Check the file's presence, size and header only: ``(height, width)``, or None if unknown."""
+def check_quick(path: str, source: Source = FILES) -> tuple[int, int] | None:
+    """Check the file's presence, size and header only: ``(height, width)``, or None if unknown.
+
+    A URL is fetched whole by ``source`` (one GET, as cheap as a ranged one at object-store
+    latencies), then its header checked.
+    """
+    if is_url(path):
+        data = source.read(path, row=0, max_bytes=DEFAULT_MAX_FILE_BYTES)
+        return check_head(io.BytesIO(data), path)
     try:
         info = os.stat(path)
     except (OSError, ValueError) as e:

@@ -7,8 +7,9 @@ import threading
 import time
 import warnings
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import cv2
@@ -17,6 +18,7 @@ import numpy as np
 from .._util import check_size, default_workers, positive_int, progress_bar
 from ..errors import ImageReadError
 from ..manifest import LabelSource, Manifest, as_manifest
+from ..read import DEFAULT_IO_WORKERS, FILES, open_source
 from .check import category, check_full, check_quick
 from .embedded import read_and_check
 from .findings import Problem, SizeStats
@@ -37,6 +39,7 @@ def scan(
     workers: int | None = None,
     progress: bool = False,
     size: int | tuple[int, int] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> ScanReport:
     """Check every row of a label file (or class folder, or Manifest) for problems.
 
@@ -51,6 +54,9 @@ def scan(
         workers: checking threads; None = the number of cores.
         progress: show a tqdm bar.
         size: an int or ``(height, width)``: count the images smaller than it.
+        storage_options: for a label file or images at URLs (as for :class:`~imgbatch.Loader`);
+            with URLs, ``workers`` defaults to the loader's ``io_workers`` (the threads mostly
+            wait for the network).
 
     Returns:
         A :class:`ScanReport`; ``report.clean`` is True when nothing was found.
@@ -62,11 +68,16 @@ def scan(
         >>> report = scan("labels.csv", size=224)  # doctest: +SKIP
         >>> print(report.to_text())  # doctest: +SKIP
     """
-    manifest = as_manifest(labels)
-    n_workers = default_workers() if workers is None else positive_int("workers", workers)
+    manifest = as_manifest(labels, storage_options=storage_options)
+    source = open_source(manifest.paths, storage_options=storage_options)
+    idle = DEFAULT_IO_WORKERS if source is not FILES else default_workers()
+    n_workers = idle if workers is None else positive_int("workers", workers)
     target = None if size is None else check_size(size)
     started = time.perf_counter()
-    checks = _RowChecks(manifest, check_quick if quick else check_full)
+    check = check_quick if quick else check_full
+    if source is not FILES:  # URLs: read through the source (an embedded row keeps `check`)
+        check = partial(check, source=source)
+    checks = _RowChecks(manifest, check)
     with strict_and_quiet():
         problems = checks.run(n_workers, progress)
     seconds = time.perf_counter() - started
