@@ -4,6 +4,7 @@ folder (tests/servers.py, with injected 503s) and moto's S3-compatible server.""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -241,3 +242,41 @@ def test_scan_cli_reads_a_url_with_credentials_from_the_environment(
     found = json.loads(capsys.readouterr().out)
     assert [p["line"] for p in found["problems"]] == [3]
     assert main(["scan", f"s3://{BUCKET}/missing.csv", "--out", "x.csv"]) == 2
+
+
+def test_epochs_after_epochs_with_drop_last_keep_the_fetch_budget(
+    tree: Path, http: FolderServer
+) -> None:
+    # 10 rows in batches of 3 with drop_last: one row a epoch is never read; were it fetched,
+    # its bytes would fill the 1-byte budget and the second epoch would wait forever.
+    loader = imgbatch.Loader(
+        f"{http.url}/labels.csv", batch_size=3, size=8, drop_last=True, io_buffer_bytes=1,
+        io_workers=2, seed=1,
+    )  # fmt: skip
+    got: list[int] = []
+
+    def take() -> None:
+        stream = loader.forever()
+        got.extend(len(next(stream)[1]) for _ in range(4 * 3))
+        stream.close()  # type: ignore[attr-defined]
+
+    worker = threading.Thread(target=take)
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive(), "the loader stopped fetching"
+    assert got == [3] * 12
+
+
+def test_a_remote_loader_fetches_ahead_of_the_batches_it_decodes(
+    tree: Path, http: FolderServer
+) -> None:
+    loader = imgbatch.Loader(f"{http.url}/labels.csv", batch_size=2, size=8, shuffle=False)
+    before = sum(http.requests.values())
+    stream = iter(loader)
+    next(stream)
+    deadline = time.monotonic() + 10
+    while sum(http.requests.values()) - before < N and time.monotonic() < deadline:
+        time.sleep(0.01)
+    asked = sum(http.requests.values()) - before
+    stream.close()  # type: ignore[attr-defined]
+    assert asked == N  # all 10 rows asked for, though only 3 batches (6 rows) were submitted

@@ -263,8 +263,9 @@ class EpochRun:
             if len(fresh):
                 index = int(fresh[0])
                 mask = None if batch.masks is None else batch.masks[slot]
+                reads = self.workers.reads if self.workers is not None else None
                 error = self.plan.sampler.fill(
-                    index, batch.images[slot], epoch=batch.cursor.epoch, mask=mask
+                    index, batch.images[slot], epoch=batch.cursor.epoch, mask=mask, reads=reads
                 )
             else:
                 # The epoch's samples are all handed out: take the last one of a later batch
@@ -305,7 +306,7 @@ class EpochRun:
 
 def decode_batch(plan: Plan, cursor: EpochCursor, indices: np.ndarray, log: ErrorLog) -> Batch:
     """Decode one batch now, on threads of its own (random access): failed files left out."""
-    workers = Workers(plan.sampler, plan.workers)
+    workers = Workers(plan.sampler, plan.workers, fetch_ahead=False)
     try:
         batch = workers.submit(cursor, indices)
         try:

@@ -146,6 +146,7 @@ class FileSource:
     """
 
     ahead = READ_AHEAD
+    fetch_ahead = 0
 
     def read(self, path: str, *, row: int, max_bytes: int | None) -> bytes:
         """The file's bytes (:func:`read_bytes`)."""

@@ -14,13 +14,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .._util import positive_int
-from ..errors import ImageReadError
 from ..urls import is_url
+from .fetch import fetch
 from .files import DEFAULT_MAX_FILE_BYTES, read_bytes
 from .prefetch import Prefetch
-from .retry import Backoff, describe, http_status, is_missing, is_transient
+from .retry import Backoff
 
-__all__ = ["DEFAULT_IO_BUFFER_BYTES", "DEFAULT_IO_WORKERS", "RemoteSource", "fetch"]
+__all__ = ["DEFAULT_IO_BUFFER_BYTES", "DEFAULT_IO_WORKERS", "RemoteSource", "open_filesystem"]
 
 #: Requests in flight per iteration by default: at 30 ms per GET, 64 in flight serve ~2,000
 #: images/s, more than two cores decode.
@@ -28,9 +28,6 @@ DEFAULT_IO_WORKERS = 64
 
 #: Fetched bytes waiting for a decode thread, at most (then fetching pauses): 64 MiB by default.
 DEFAULT_IO_BUFFER_BYTES = 64 * 2**20
-
-# The range asked for when there is no cap: any object fits.
-_NO_CAP = 2**62
 
 
 class RemoteSource:
@@ -63,6 +60,8 @@ class RemoteSource:
         self.io_workers = positive_int("io_workers", io_workers)
         self.io_buffer_bytes = positive_int("io_buffer_bytes", io_buffer_bytes)
         self.backoff = backoff or Backoff()
+        #: rows a session fetches beyond the batches submitted: twice the requests in flight
+        self.fetch_ahead = 2 * self.io_workers
         self._filesystems: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -78,7 +77,12 @@ class RemoteSource:
         with self._lock:
             fs = self._filesystems.get(protocol)
             if fs is None:
-                fs = self._filesystems[protocol] = open_filesystem(protocol, self.storage_options)
+                options = self.storage_options
+                if protocol in ("s3", "s3a"):  # botocore keeps 10 connections by default
+                    config = dict(options.get("config_kwargs") or {})
+                    config.setdefault("max_pool_connections", self.io_workers)
+                    options = {**options, "config_kwargs": config}
+                fs = self._filesystems[protocol] = open_filesystem(protocol, options)
         return fs
 
     def read(
@@ -116,52 +120,3 @@ def open_filesystem(protocol: str, storage_options: Mapping[str, Any]) -> Any:
     except (ImportError, ValueError) as e:  # an unknown protocol, or its package missing
         msg = f"cannot read {protocol}:// URLs: {e}"
         raise ImportError(msg) from e
-
-
-def fetch(
-    fs: Any, url: str, max_bytes: int | None, backoff: Backoff, stop: threading.Event | None = None
-) -> bytes:
-    """One object's bytes: a ranged GET, retried with backoff while its failures are transient.
-
-    Raises:
-        ImageReadError: the object is missing, refused, empty, over ``max_bytes``, or failed
-            ``backoff.retries + 1`` times; the reason says which (and the last client error).
-    """
-    end = (max_bytes if max_bytes is not None else _NO_CAP) + 1
-    attempt = 0
-    while True:
-        try:
-            data: bytes = fs.cat_file(url, start=0, end=end)
-            break
-        except Exception as e:
-            if _empty(e):  # a range of an empty object: 416
-                data = b""
-                break
-            if not is_transient(e) or attempt >= backoff.retries:
-                raise _read_error(url, e, attempt + 1) from None
-            waiter = stop or threading.Event()
-            if waiter.wait(backoff.delay(attempt)):
-                raise ImageReadError(url, "fetch stopped: the iteration has ended") from None
-            attempt += 1
-    if not data:
-        raise ImageReadError(url, "empty file (0 bytes)")
-    if max_bytes is not None and len(data) > max_bytes:
-        reason = f"too large: more than max_file_bytes={max_bytes:,} bytes"
-        raise ImageReadError(url, reason)
-    return data
-
-
-def _empty(error: BaseException) -> bool:
-    """A ranged GET of an empty object is refused (416 Range Not Satisfiable)."""
-    status, code = http_status(error)
-    return status == 416 or code == "InvalidRange"
-
-
-def _read_error(url: str, error: BaseException, tries: int) -> ImageReadError:
-    if is_missing(error):
-        return ImageReadError(url, "no such file (no object at this URL)")
-    if isinstance(error, PermissionError):
-        return ImageReadError(url, f"permission denied ({describe(error)})")
-    if is_transient(error):
-        return ImageReadError(url, f"cannot read after {tries} tries: {describe(error)}")
-    return ImageReadError(url, f"cannot read: {describe(error)}")

@@ -22,9 +22,13 @@ class Source(Protocol):
     Attributes:
         ahead: how many slots ahead of the one being decoded each decode thread calls
             :meth:`hint` for (0: never).
+        fetch_ahead: how many rows after the batches submitted a session is asked for
+            (:meth:`want`) as well, once each: 0 (each batch's own rows only, when it is
+            submitted) unless fetching takes long enough to need a head start.
     """
 
     ahead: int
+    fetch_ahead: int
 
     def read(self, path: str, *, row: int, max_bytes: int | None) -> bytes:
         """The bytes of manifest row ``row`` (at ``path``), or an ImageReadError saying why not;
