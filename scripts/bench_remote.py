@@ -20,7 +20,9 @@ Cases, each one epoch in a fresh process (this script with ``--run-case``):
 
 Each round runs ``local`` before and after each latency's cases; a case's ratio to local is its
 rate over the mean of those two local runs (the machine's drift cancels); the table gives medians
-over ``--rounds``. Peak RSS is the case process's
+over ``--rounds``. CPU ms/img: the case process's user + system CPU time per image, and the
+server process's over the same run (on the same cores: a real store's is not yours). Peak RSS
+is the case process's
 ``VmHWM`` (its ``ru_maxrss`` would include this script's own peak, inherited across exec).
 
 Usage:
@@ -66,15 +68,25 @@ CASES = ("imgbatch-http", "imgbatch-s3", "naive-http", "naive-s3", "fetch-http",
 
 
 def http_app(folder: Path, latency: float) -> Any:
-    """An aiohttp app serving ``folder``, each answer ``latency`` s late."""
+    """An aiohttp app serving ``folder`` (from memory once read), each answer ``latency`` s late.
+
+    Answers from memory rather than ``web.FileResponse``, whose file opening runs on the
+    server's few executor threads: at 30 ms that capped the server near 1,500 requests/s here.
+    """
     from aiohttp import web
 
-    async def handle(request: web.Request) -> web.StreamResponse:
+    cache: dict[str, bytes] = {}
+
+    async def handle(request: web.Request) -> web.Response:
         await asyncio.sleep(latency)
-        path = (folder / request.match_info["path"]).resolve()
-        if not path.is_relative_to(folder) or not path.is_file():
-            raise web.HTTPNotFound
-        return web.FileResponse(path)
+        name = request.match_info["path"]
+        data = cache.get(name)
+        if data is None:
+            path = (folder / name).resolve()
+            if not path.is_relative_to(folder) or not path.is_file():
+                raise web.HTTPNotFound
+            data = cache[name] = path.read_bytes()
+        return web.Response(body=data, content_type="application/octet-stream")
 
     app = web.Application()
     app.router.add_get("/{path:.+}", handle)
@@ -201,13 +213,22 @@ def run_case(case: str, args: argparse.Namespace, base: str | None) -> dict[str,
         epoch = loader.__iter__
         if case == "local":
             _bench.warm_page_cache(m.paths)
-    images, start = 0, time.perf_counter()
+    images, cpu, start = 0, cpu_seconds(), time.perf_counter()
     for _, y in epoch():
         images += len(y)
     seconds = time.perf_counter() - start
-    rss = peak_rss_mb()
+    cpu_ms = (cpu_seconds() - cpu) * 1e3 / images
     return {"case": case, "images": images, "seconds": seconds, "rate": images / seconds,
-            "rss_mb": rss}  # fmt: skip
+            "rss_mb": peak_rss_mb(), "cpu_ms_per_image": cpu_ms}  # fmt: skip
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU seconds of this process (or of process ``pid``, from /proc)."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb() -> float:
@@ -238,11 +259,14 @@ def one_run(case: str, args: argparse.Namespace, base: str | None) -> dict[str, 
     """``case`` in a fresh process; its figures, or None if it failed (reason printed)."""
     command = [sys.executable, __file__, "--run-case", case, "--base", base or ""]
     command += forwarded(args)
+    served = cpu_seconds(args.server_pid)
     done = subprocess.run(command, capture_output=True, text=True, check=False)
+    served = cpu_seconds(args.server_pid) - served
     if done.returncode != 0:
         print(f"  {case} failed: {done.stderr.strip().splitlines()[-1:]}", flush=True)
         return None
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    result["server_cpu_ms_per_image"] = served * 1e3 / result["images"]
     return result
 
 
@@ -296,7 +320,7 @@ def table(results: dict[str, list[Any]]) -> str:
     for name, runs in results.items():
         good = [r for r in runs if r]
         if not good:
-            rows.append([name, "failed", "", "", ""])
+            rows.append([name, "failed", "", "", "", "", ""])
             continue
         rate = statistics.median(r["rate"] for r in good)
         ratios = [r["ratio_to_local"] for r in good if "ratio_to_local" in r]
@@ -304,9 +328,11 @@ def table(results: dict[str, list[Any]]) -> str:
         peer = name.replace("imgbatch-", "naive-")
         vs = f"{rate / naive[peer]:.1f}x" if name.startswith("imgbatch-") and peer in naive else "-"
         rss = f"{max(r['rss_mb'] for r in good):,.0f}"
-        rows.append([name, f"{rate:,.0f}", local, vs, rss])
-    head = ["case", "images/s", "/ local", "/ naive", "peak RSS (MB)"]
-    return _bench.markdown_table(head, rows, align="lrrrr")
+        cpu = f"{statistics.median(r.get('cpu_ms_per_image', 0) for r in good):.2f}"
+        server = f"{statistics.median(r.get('server_cpu_ms_per_image', 0) for r in good):.2f}"
+        rows.append([name, f"{rate:,.0f}", local, vs, rss, cpu, server])
+    head = ["case", "images/s", "/ local", "/ naive", "peak RSS (MB)", "CPU ms/img", "server"]
+    return _bench.markdown_table(head, rows, align="lrrrrrr")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -326,6 +352,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--io-buffer-mb", type=int, default=DEFAULT_IO_BUFFER_BYTES >> 20)
     p.add_argument("--json-out", type=Path, default=None)
     p.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--upload", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--moto", default="", help=argparse.SUPPRESS)
     p.add_argument("--run-case", default=None, help=argparse.SUPPRESS)
     p.add_argument("--base", default="", help=argparse.SUPPRESS)
@@ -340,15 +367,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         asyncio.run(serve(args.labels.parent.resolve(), args.moto, args.latencies))
         return 0
+    if args.upload:
+        m = manifest_at(args.labels, max(args.limit, args.naive_limit), None)
+        upload_set(m, args.labels.parent.resolve(), args.moto)
+        return 0
     if args.run_case:
         print(json.dumps(run_case(args.run_case, args, args.base or None)))
         return 0
     info = _bench.machine_info()
     print(f"{_bench.describe_machine(info)}; load {os.getloadavg()[0]:.1f}", flush=True)
     with moto_server() as moto:
-        m = manifest_at(args.labels, max(args.limit, args.naive_limit), None)
-        upload_set(m, args.labels.parent.resolve(), moto)
+        # In a process of its own: this one starts no fsspec threads (and stays small).
+        command = [sys.executable, __file__, "--upload", "--moto", moto, *forwarded(args)]
+        subprocess.run(command, check=True)
         server, urls = start_servers(args, moto)
+        args.server_pid = server.pid
         try:
             results: dict[str, list[Any]] = {}
             for k in range(args.rounds):
@@ -356,8 +389,10 @@ def main(argv: list[str] | None = None) -> int:
                 one_round(args, urls, results)
         finally:
             assert server.stdin is not None
+            assert server.stdout is not None
             server.stdin.close()
             server.wait()
+            server.stdout.close()
     print(table(results))
     if args.json_out:
         settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
