@@ -2,7 +2,7 @@
 budget.
 
 Each batch's URLs are queued the moment the batch is submitted (the pipeline keeps ``prefetch``
-batches submitted) and started in that order, ``io_workers`` at a time: with 64 requests in
+batches submitted) and started in that order, ``io_workers`` at a time: with 128 requests in
 flight a 30 ms GET costs the decode threads nothing. A fetch starts only while the bytes fetched
 and not yet taken by a decode thread are under ``io_buffer_bytes``, so memory stays bounded
 whatever the batch size; the rows the decode threads need first are never behind later ones.
