@@ -30,6 +30,7 @@ class EmbeddedSource:
     """
 
     ahead = 0
+    fetch_ahead = 0
 
     def __init__(self, paths: EmbeddedPaths) -> None:
         self.paths = paths
