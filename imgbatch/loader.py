@@ -215,6 +215,11 @@ class Loader:
             extra += f", augment=[{', '.join(self.options.augmentation.describe())}]"
         if self.options.transform is not None:
             extra += f", transform={self.options.describe()['transform']}"
+        if self.masks is not None:
+            extra += f", mask_column={self.masks.column!r}, mask_fill={self.masks.fill}"
+            extra += f", mask_dtype={self.masks.dtype!r}" if self.masks.dtype != "uint8" else ""
+        if self.with_index:
+            extra += ", with_index=True"
         return (
             f"Loader({self.manifest!r}, batch_size={self.batch_size}, size={self.size}, "
             f"shuffle={self.shuffle}, seed={self.seed}, workers={self.workers}{extra})"
@@ -432,8 +437,8 @@ class Loader:
 
     @property
     def fingerprint(self) -> str:
-        """A digest of the manifest's rows (paths as written, labels, classes): a state is
-        refused by a loader over another dataset. Computed once, when first asked for."""
+        """A digest of the manifest's rows (paths as written, labels, classes, mask paths): a
+        state is refused by a loader over another dataset. Computed once, when first asked for."""
         if self._fingerprint is None:
             self._fingerprint = fingerprint(self.manifest)
         return self._fingerprint

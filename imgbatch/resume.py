@@ -56,8 +56,9 @@ class ResumePoint:
 
 
 def fingerprint(manifest: Manifest) -> str:
-    """A short digest of the manifest's rows (paths as written, labels, classes): the same
-    dataset wherever its folder is mounted, another one if a row was added, moved or relabelled.
+    """A short digest of the manifest's rows (paths as written, labels, classes, mask paths):
+    the same dataset wherever its folder is mounted, another one if a row was added, moved or
+    relabelled.
 
     Example:
         >>> a = Manifest(["a.jpg", "b.jpg"], [0, 1], root="/data")
@@ -75,6 +76,9 @@ def fingerprint(manifest: Manifest) -> str:
         digest.update(f"{labels.dtype.str}{labels.shape}".encode())
         digest.update(labels.tobytes())
     digest.update(repr(manifest.classes).encode())
+    if manifest.masks is not None:  # the mask paths too (a mask-less manifest's is unchanged)
+        digest.update(b"masks")
+        manifest.masks.digest(digest)
     return digest.hexdigest()
 
 
@@ -88,8 +92,8 @@ def check_same(state: Mapping[str, Any], current: Mapping[str, Any]) -> None:
 
 HINTS = {
     "fingerprint": (
-        ": the rows of the label file differ (paths, labels or classes), so the state is from "
-        "another dataset; delete state['fingerprint'] to resume anyway"
+        ": the rows of the label file differ (paths, labels, classes or masks), so the state is "
+        "from another dataset; delete state['fingerprint'] to resume anyway"
     ),
     "seed": ": build the loader with seed=None to take the state's seed",
 }

@@ -134,6 +134,8 @@ def test_multi_label_options_checked(tags_csv: Path) -> None:
     given = imgbatch.read_manifest(tags_csv, label_sep="|")
     with pytest.raises(ValueError, match="label files"):
         imgbatch.Loader(given, label_sep="|", size=4)
+    with pytest.raises(ValueError, match="label_column=None reads no labels"):
+        imgbatch.read_manifest(tags_csv, label_column=None, label_sep="|")
 
 
 def test_load_eager_multi_hot(tags_csv: Path) -> None:

@@ -307,6 +307,29 @@ def test_a_manifest_read_with_masks_brings_them_to_the_loader(tmp_path: Path) ->
     assert y.shape == (2, 24, 24) and y.dtype == np.uint8
 
 
+def test_a_state_is_refused_by_a_loader_with_other_masks(tmp_path: Path) -> None:
+    labels = _dataset(tmp_path, [(30, 40, "PNG"), (30, 40, "PNG")])
+    (tmp_path / "other.csv").write_text(labels.read_text().replace("masks/0", "masks/1"))
+    loader = imgbatch.Loader(labels, batch_size=1, size=8, mask_column="mask")
+    next(iter(loader))
+    state = loader.state_dict()
+    same = imgbatch.Loader(labels, batch_size=1, size=8, mask_column="mask")
+    same.load_state_dict(state)
+    for other in (
+        imgbatch.Loader(labels, batch_size=1, size=8),  # no masks
+        imgbatch.Loader(tmp_path / "other.csv", batch_size=1, size=8, mask_column="mask"),
+    ):
+        with pytest.raises(ValueError, match="fingerprint"):
+            other.load_state_dict(state)
+
+
+def test_repr_shows_the_mask_column_and_with_index(tmp_path: Path) -> None:
+    labels = _dataset(tmp_path, [(30, 40, "PNG")])
+    loader = imgbatch.Loader(labels, size=8, mask_column="mask", mask_fill=0, with_index=True)
+    assert "mask_column='mask', mask_fill=0, with_index=True" in repr(loader)
+    assert "mask_column" not in repr(imgbatch.Loader(labels, size=8))
+
+
 def test_overlay_tints_classes_blacks_out_padding_and_outlines_boundaries() -> None:
     images = np.full((1, 4, 6, 3), 100, np.uint8)
     masks = np.zeros((1, 4, 6), np.uint8)

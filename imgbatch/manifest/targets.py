@@ -32,6 +32,9 @@ def check_label_column(
         >>> check_label_column(["x", "y"])
         ('x', 'y')
     """
+    if label_column is None and label_sep is not None:
+        msg = "label_sep splits label cells, but label_column=None reads no labels"
+        raise ValueError(msg)
     if label_column is None or isinstance(label_column, (str, int)):
         if isinstance(label_column, bool):
             msg = f"label_column must be a column name or position, got {label_column!r}"
