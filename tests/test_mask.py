@@ -212,6 +212,28 @@ def test_size_mismatch_names_both_files_and_the_line(tmp_path: Path) -> None:
     _assert_aligned(images, masks, margin=1)
 
 
+@pytest.mark.parametrize("layout", [{}, {"layout": "chw", "color": "gray"}])
+def test_skipped_rows_are_replaced_with_their_own_masks(
+    tmp_path: Path, layout: dict[str, str]
+) -> None:
+    labels = _dataset(tmp_path, [(40 + k, 50 + 3 * k, "PNG") for k in range(7)])
+    options: dict[str, object] = dict(size=(21, 27), fit="pad", dtype="uint8", with_index=True)
+    options.update(layout)
+    clean = imgbatch.Loader(labels, batch_size=7, shuffle=False, mask_column="mask", **options)
+    _, expected, _ = next(iter(clean))
+    write(tmp_path / "masks/1.png", _palette_mask(_scene(10, 10)))  # the wrong size: skipped
+    # All three batches are in flight when row 1 fails: its slot takes row 6 from the last one.
+    loader = imgbatch.Loader(labels, batch_size=3, shuffle=False, mask_column="mask",
+                             on_error="skip", prefetch=3, **options)  # fmt: skip
+    with pytest.warns(imgbatch.ImgbatchWarning):
+        batches = list(loader)
+    assert [b[2].tolist() for b in batches] == [[0, 6, 2], [3, 4, 5]]
+    for images, masks, rows in batches:
+        np.testing.assert_array_equal(masks, expected[rows])
+        rgb = np.repeat(images.transpose(0, 2, 3, 1), 3, axis=-1) if layout else images
+        _assert_aligned(rgb, masks, margin=1)
+
+
 def test_a_missing_or_broken_mask_names_both_files(tmp_path: Path) -> None:
     labels = _dataset(tmp_path, [(20, 20, "PNG")])
     write(tmp_path / "masks/0.png", b"not a png")
