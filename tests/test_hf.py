@@ -124,6 +124,12 @@ def test_path_columns_labels_and_errors(tmp_path: Path) -> None:
     assert m.paths[1] == os.path.join(tmp_path, "1.img")
     assert m.labels.dtype == np.float32 and m.labels.tolist() == [0.5, 1.0, 2.0, 3.5]
     assert hf_manifest(ds, label_column=None).labels.tolist() == [-1] * ROWS
+    tagged = datasets.Dataset.from_dict({"file": files["file"], "tags": ["b|a", "", "a", "c|a"]})
+    loader = from_hf_dataset(tagged, image_column="file", label_column="tags", label_sep="|")
+    assert loader.classes == ("a", "b", "c")
+    assert loader.manifest.label_rows([0, 1, 3]).tolist() == [[1, 1, 0], [0, 0, 0], [1, 0, 1]]
+    with pytest.raises(ValueError, match="label_column=None reads no labels"):
+        hf_manifest(tagged, image_column="file", label_column=None, label_sep="|")
     pinned = hf_manifest(ds, classes=["ant", "moth", "zebra"])
     assert pinned.labels[:3].tolist() == [2, 1, 0]  # zebra, moth, ant: ids 0, 2, 1 renamed
     with pytest.raises(ManifestError, match=r"dataset: no label column 'tag' \(found 'image'"):

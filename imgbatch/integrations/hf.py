@@ -29,7 +29,15 @@ import numpy as np
 
 from ..errors import ManifestError
 from ..loader import Loader
-from ..manifest import EmbeddedImages, Manifest, check_classes, check_label_type
+from ..manifest import (
+    EmbeddedImages,
+    Manifest,
+    check_classes,
+    check_label_column,
+    check_label_sep,
+    check_label_type,
+)
+from ..manifest.builder import Builder
 from ..manifest.tables import build_manifest, is_image_type
 
 __all__ = ["from_hf_dataset", "hf_manifest"]
@@ -40,6 +48,7 @@ def from_hf_dataset(
     *,
     image_column: str = "image",
     label_column: str | None = "label",
+    label_sep: str | None = None,
     **loader_options: Any,
 ) -> Loader:
     """A :class:`~imgbatch.Loader` over the rows of ``ds``.
@@ -50,6 +59,8 @@ def from_hf_dataset(
             column of image file paths.
         label_column: the labels: a ``ClassLabel`` (``classes`` are its names), integers,
             numbers or class names; None for a dataset without labels (labels -1).
+        label_sep: split a text label column at this separator (``"|"``) into several
+            class names: multi-hot ``float32 (B, C)`` labels, as for a label file.
         **loader_options: the options of :class:`~imgbatch.Loader` (``batch_size``, ``size``,
             ``shuffle``, ``classes``, ``label_type``, ...).
 
@@ -57,7 +68,7 @@ def from_hf_dataset(
         ManifestError: a column is missing or of a type that holds no image or label.
     """
     manifest = hf_manifest(
-        ds, image_column=image_column, label_column=label_column,
+        ds, image_column=image_column, label_column=label_column, label_sep=label_sep,
         classes=loader_options.get("classes"), label_type=loader_options.get("label_type", "auto"),
     )  # fmt: skip
     return Loader(manifest, **loader_options)
@@ -70,16 +81,19 @@ def hf_manifest(
     label_column: str | None = "label",
     classes: Any = None,
     label_type: str = "auto",
+    label_sep: str | None = None,
 ) -> Manifest:
     """The :class:`~imgbatch.Manifest` of ``ds``: paths ``dataset#row=12`` (its table's rows)
     for embedded images, or the file paths of a path column; labels as
-    :func:`~imgbatch.read_manifest` reads them (``classes=``, ``label_type=`` too)."""
+    :func:`~imgbatch.read_manifest` reads them (``classes=``, ``label_type=``, ``label_sep=``
+    too)."""
     if not isinstance(ds, datasets.Dataset):
         hint = " (a DatasetDict: pick a split, ds['train'])" if isinstance(ds, dict) else ""
         msg = f"ds must be a datasets.Dataset{hint}, got {type(ds).__name__}"
         raise TypeError(msg)
     label_type = check_label_type(label_type)
     pinned = check_classes(classes, label_type)
+    check_label_column(label_column, label_sep=label_sep)  # label_sep needs a label column
     name = ds.info.dataset_name or ds.info.builder_name or "dataset"
     for role, column in (("image", image_column), ("label", label_column)):
         if column is not None and column not in ds.column_names:
@@ -91,8 +105,9 @@ def hf_manifest(
     table = ds.data.table  # memory-mapped or in memory; never copied here
     rows = _indices(ds)
     labels, names = _labels(ds, table, label_column, rows)
+    builder = Builder(name, label_sep=check_label_sep(label_sep))
     options: dict[str, Any] = {"fmt": "hf", "label_type": label_type, "classes": pinned,
-                               "class_label": names, "rows": rows}  # fmt: skip
+                               "class_label": names, "rows": rows, "builder": builder}  # fmt: skip
     column = table.column(image_column)
     if str(column.type) in ("string", "large_string"):  # file paths
         paths = column if rows is None else column.take(rows)
