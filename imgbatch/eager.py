@@ -129,7 +129,7 @@ def load_eager(
     manifest, masks = mask_options(
         as_manifest(
             labels, storage_options=storage_options, label_column=label_column,
-            label_sep=label_sep,
+            label_sep=label_sep, mask_column=mask_column,
         ),
         mask_column, fill=mask_fill, dtype=mask_dtype, storage_options=storage_options,
     )  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -217,7 +218,7 @@ def test_skipped_rows_are_replaced_with_their_own_masks(
     tmp_path: Path, layout: dict[str, str]
 ) -> None:
     labels = _dataset(tmp_path, [(40 + k, 50 + 3 * k, "PNG") for k in range(7)])
-    options: dict[str, object] = dict(size=(21, 27), fit="pad", dtype="uint8", with_index=True)
+    options: dict[str, Any] = dict(size=(21, 27), fit="pad", dtype="uint8", with_index=True)
     options.update(layout)
     clean = imgbatch.Loader(labels, batch_size=7, shuffle=False, mask_column="mask", **options)
     _, expected, _ = next(iter(clean))
@@ -310,6 +311,21 @@ def test_mask_column_errors_name_the_line(
     (tmp_path / "a.csv").write_text(text)
     with pytest.raises(imgbatch.ManifestError, match=message):
         imgbatch.read_manifest(tmp_path / "a.csv", mask_column=column)
+
+
+def test_an_image_mask_file_has_no_label_column(tmp_path: Path) -> None:
+    labels = _dataset(tmp_path, [(30, 40, "PNG"), (30, 40, "PNG")])
+    pairs = [",".join(line.split(",")[:2]) for line in labels.read_text().splitlines()]
+    (tmp_path / "pairs.csv").write_text("\n".join(pairs) + "\n")  # image,mask
+    (tmp_path / "bare.csv").write_text("\n".join(pairs[1:]) + "\n")  # no header
+    for path, column in ((tmp_path / "pairs.csv", "mask"), (tmp_path / "bare.csv", 1)):
+        loader = imgbatch.Loader(path, size=8, mask_column=column, with_index=True)
+        assert loader.classes is None and not loader.manifest.labeled  # not the mask paths
+        assert loader.manifest.masks is not None and loader.manifest.masks[1].endswith("1.png")
+        assert loader.manifest.paths[1].endswith("img/1.png")
+        _, masks = imgbatch.load_eager(path, size=8, mask_column=column)
+        assert masks.shape == (2, 8, 8)
+    assert imgbatch.read_manifest(labels, mask_column="mask").classes == ("a", "b")
 
 
 def test_mask_column_needs_a_label_file(tmp_path: Path) -> None:

@@ -37,6 +37,8 @@ class Builder:
         self.multi = label_sep is not None
         #: A path-only list (inference): rows have no label, labels come out -1.
         self.unlabeled = False
+        #: The mask column (``mask_column=``): never taken for the label column by itself.
+        self.mask_column: str | int | None = None
         self.buffer = bytearray()
         self.offsets = array("q", [0])
         self.codes = array("q")

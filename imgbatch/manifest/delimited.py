@@ -106,7 +106,11 @@ class _DelimitedRows:
         positional = isinstance(path_column, int) or isinstance(label_column, int)
         header = row if (named or is_header(row, path_column, label_column)) else None
         source = self._builder.source
-        if self._builder.unlabeled:
+        masks = self._mask_position(row, header) if label_column is None else None
+        if masks is not None and path_column is None:  # image,mask: the other one, no labels
+            self._builder.unlabeled = True
+            self._columns = (1 - masks, -1)
+        elif self._builder.unlabeled or masks is not None:
             self._columns = (choose_path_column(source, self._start, header, path_column), -1)
         else:
             self._columns = choose_columns(
@@ -116,6 +120,17 @@ class _DelimitedRows:
             return None
         self._width = 0 if positional else len(row)
         return self._columns
+
+    def _mask_position(self, row: list[str], header: list[str] | None) -> int | None:
+        """In a two-column file with a mask column, that column's position: the file is
+        images and masks, with no label column to find."""
+        mask = self._builder.mask_column
+        if mask is None or len(row) != 2:
+            return None
+        if isinstance(mask, int):
+            return mask if mask < 2 else None
+        names = [] if header is None else [h.strip().lower() for h in header]
+        return names.index(mask.lower()) if mask.lower() in names else None
 
     def _add(self, row: list[str], columns: tuple[int, int]) -> None:
         source, start, width = self._builder.source, self._start, self._width

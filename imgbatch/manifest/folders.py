@@ -106,6 +106,7 @@ def as_manifest(
     storage_options: Mapping[str, Any] | None = None,
     label_column: LabelColumn = "auto",
     label_sep: str | None = None,
+    mask_column: str | int | None = None,
 ) -> Manifest:
     """A Manifest as given, or read from a label file or a class folder.
 
@@ -114,7 +115,9 @@ def as_manifest(
     A Manifest given must already have them: its classes equal to ``classes`` (else a
     :class:`ManifestError`; ``manifest.with_classes(classes)`` renumbers one), its labels of
     ``label_type``; ``label_column`` and ``label_sep`` (how a label file is read) do not apply
-    to it, nor to a class folder. It is never renumbered here: ids that change between the
+    to it, nor to a class folder. ``mask_column`` is passed to :func:`read_manifest` for a label
+    file (an ``image,mask`` file then has no label column); a Manifest or a folder is left to
+    :func:`~imgbatch.mask.mask_options`. It is never renumbered here: ids that change between the
     Manifest the caller holds and the batches it is given are what ``classes=`` is there to prevent.
 
     Example:
@@ -138,7 +141,7 @@ def as_manifest(
         return read_folder(labels, classes=pinned, label_type=folder_type)
     return read_manifest(
         labels, classes=pinned, label_type=label_type, storage_options=storage_options,
-        label_column=label_column, label_sep=label_sep,
+        label_column=label_column, label_sep=label_sep, mask_column=mask_column,
     )  # fmt: skip
 
 

@@ -129,6 +129,7 @@ def read_manifest(
         return _with_masks(read_targets(one, columns), masks, storage_options)
     builder = Builder(source, label_sep=check_label_sep(label_sep))
     builder.unlabeled = columns is None
+    builder.mask_column = masks
     remote = is_url(source)
     with _open_url(source, storage_options) if remote else _open(source) as handle:
         table = _table_format(source, handle, format, remote)
