@@ -109,6 +109,8 @@ def test_large_multi_label_manifest_never_dense() -> None:
     assert multi.nbytes < 8 * (rows + 1) + 8 * 4 * rows  # CSR: offsets + ids, no N x C matrix
     with pytest.raises(ValueError, match="multi_labels"):
         m.labels  # 10^9 values: refused  # noqa: B018
+    loader = imgbatch.Loader(m, size=4, label_type="class")  # takes it without m.labels
+    assert loader.manifest is m and loader.classes == tuple(names)
     batch = m.label_rows(np.array([5, 7]))
     assert batch.shape == (2, classes) and batch.sum() == lengths[5] + lengths[7]
 

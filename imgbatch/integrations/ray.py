@@ -116,7 +116,7 @@ def to_ray_dataset(
     manifest, masks = mask_options(
         as_manifest(
             labels, classes=classes, label_type=label_type, storage_options=storage_options,
-            label_column=label_column, label_sep=label_sep,
+            label_column=label_column, label_sep=label_sep, mask_column=mask_column,
         ),
         mask_column, fill=mask_fill, dtype=mask_dtype, storage_options=storage_options,
     )  # fmt: skip

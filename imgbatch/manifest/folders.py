@@ -148,9 +148,10 @@ def as_manifest(
 def _check_given(manifest: Manifest, classes: tuple[str, ...] | None, label_type: str) -> None:
     """Raise unless ``manifest`` has the ``classes`` and the ``label_type`` asked for."""
     where = manifest.source or "the Manifest given"
-    kind = "int" if manifest.labels.dtype.kind == "i" else "float"
-    if manifest.classes is not None:
+    if manifest.classes is not None:  # never m.labels: a multi-label one would be made dense
         kind = "class"
+    else:
+        kind = "int" if manifest.labels.dtype.kind == "i" else "float"
     if label_type not in ("auto", kind):
         msg = f"label_type={label_type!r}, but the Manifest's labels are {kind} labels"
         raise ManifestError(where, None, msg)
