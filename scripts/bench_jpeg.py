@@ -8,7 +8,8 @@ as a ratio to cv2's decode (the baseline) in the same round:
 - simplejpeg (libjpeg-turbo 3) strict, accurate; with ``fastdct``; with ``fastupsample``; with
   both; the same with ``strict=False``; and into a reused output buffer (``buffer=``);
 - each at full size and at the reduction imgbatch picks for a 224x224 output (1/2, 1/4, 1/8 when
-  the image allows; files where it is 1 are decoded at full size in both columns).
+  the image allows; files where it is 1 are decoded at full size in both columns);
+- libjpeg-turbo's other scalings, 7/8, 6/8 and 5/8, against the full decode.
 
 Quality: imgbatch's job with the variant's decode (reduced decode, then the loader's resize),
 as mean PSNR against the reference (full accurate decode, area resize in float32); the bound is
@@ -119,6 +120,24 @@ def _extent(header: tuple[int, int] | None, reduce: int) -> tuple[float, float] 
     return None if header is None or reduce == 1 else (header[0] / reduce, header[1] / reduce)
 
 
+def eighths(blobs: list[bytes], repeats: int) -> list[list[str]]:
+    """libjpeg-turbo's other DCT scalings, M/8 for M = 7, 6, 5 (simplejpeg picks them for a
+    ``min_height`` between 1/2 and 1): CPU us per image against the full decode, same rounds."""
+    sizes = [simplejpeg.decode_jpeg_header(b)[:2] for b in blobs]
+    times: dict[int, list[float]] = {}
+    for _ in range(repeats):
+        for m in (8, 7, 6, 5, 4):
+            start = time.process_time()
+            for data, (h, w) in zip(blobs, sizes, strict=True):
+                simplejpeg.decode_jpeg(data, min_height=-(-h * m // 8), min_width=-(-w * m // 8))
+            times.setdefault(m, []).append((time.process_time() - start) / len(blobs) * 1e6)
+    rows = []
+    for m, ours in times.items():
+        ratio = statistics.median(f / o for f, o in zip(times[8], ours, strict=True))
+        rows.append([f"{m}/8", f"{statistics.median(ours):,.0f}", f"{ratio:.2f}x"])
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--labels", type=Path, required=True)
@@ -156,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     print(_bench.text_table(columns, rows, align="lrrrrr"))
     print()
     print(_bench.markdown_table(columns, rows, align="lrrrrr"))
+    print()
+    print("simplejpeg strict, accurate, at M/8 scale (only 1/2, 1/4, 1/8 have SIMD code):")
+    scaled = eighths(blobs, args.repeats)
+    print(_bench.markdown_table(("scale", "us", "full / it"), scaled, align="lrr"))
     return 0
 
 

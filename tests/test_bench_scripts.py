@@ -162,3 +162,4 @@ def test_bench_jpeg_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str
         assert f"| {name} |" in text
     baseline = next(line for line in text.splitlines() if line.startswith("| cv2.imdecode |"))
     assert baseline.count("1.00x") == 2
+    assert "| 5/8 |" in text
