@@ -25,6 +25,7 @@ import bench_throughput  # noqa: E402
 
 R = bench_throughput.REFERENCE
 JOB = bench_throughput.JOB
+P2 = bench_throughput.JOB_PROCESSES
 
 
 def test_each_case_is_set_against_the_reference_runs_on_either_side() -> None:
@@ -60,7 +61,7 @@ def test_bench_throughput_train(tmp_path: Path, capsys: pytest.CaptureFixture[st
     out = tmp_path / "train.json"
     argv = ["--train", "--labels", str(LABELS), "--limit", "8", "--repeats", "1"]
     # A pattern, not the name: without torch the case is skipped instead of an error.
-    argv += ["--cases", f"handwritten*,{R},{JOB},torch-pil-w0*", "--batch-size", "4"]
+    argv += ["--cases", f"handwritten*,{R},{JOB},{P2},torch-pil-w0*", "--batch-size", "4"]
     assert bench_throughput.main([*argv, "--json-out", str(out)]) == 0
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["settings"]["train"] is True
@@ -72,10 +73,11 @@ def test_bench_throughput_train(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "random resized crop" in text
     job_rate = report["cases"][JOB]["median"]["images_per_s"]
     cores = os.cpu_count() or 1
-    assert (
-        report["ceiling"][0] == f"ceiling: {cores} cores x {JOB} = {cores * job_rate:,.0f} images/s"
-    )
-    assert f"  ceiling / {R} = " in text
+    assert report["ceiling"][0] == f"{cores} cores x {JOB}: {cores * job_rate:,.0f} images/s"
+    p2_rate = report["cases"][P2]["median"]["images_per_s"]
+    assert f"2 processes ({P2}): {p2_rate:,.0f} images/s" in report["ceiling"]
+    assert all(run["images"] == 8 for run in report["cases"][P2]["runs"])
+    assert f"  / {R} = " in text
 
 
 def test_the_job_case_gives_the_loaders_images(tmp_path: Path) -> None:
