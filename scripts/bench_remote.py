@@ -309,10 +309,30 @@ def show(name: str, run: dict[str, Any] | None) -> None:
         )
 
 
+def cpu_per_image(runs: list[Any]) -> float:
+    """Median CPU ms per image of the case's process and of the servers, together."""
+    good = [r for r in runs if r]
+    return (
+        float(
+            statistics.median(
+                r.get("cpu_ms_per_image", 0) + r.get("server_cpu_ms_per_image", 0) for r in good
+            )
+        )
+        if good
+        else 0.0
+    )
+
+
 def table(results: dict[str, list[Any]]) -> str:
-    """The markdown table of medians."""
+    """The markdown table of medians.
+
+    The last column bounds a case's ratio to local from the CPU it costs: the local loader
+    keeps both cores busy, so a case that costs (its process + the servers) c ms of CPU per
+    image where local costs c0 cannot pass c0 / c of the local rate on the same cores.
+    """
     rows = []
     naive = {}
+    local_cpu = cpu_per_image(results.get("local", []))
     for name, runs in results.items():
         good = [r for r in runs if r]
         if good:
@@ -320,7 +340,7 @@ def table(results: dict[str, list[Any]]) -> str:
     for name, runs in results.items():
         good = [r for r in runs if r]
         if not good:
-            rows.append([name, "failed", "", "", "", "", ""])
+            rows.append([name, "failed", "", "", "", "", "", ""])
             continue
         rate = statistics.median(r["rate"] for r in good)
         ratios = [r["ratio_to_local"] for r in good if "ratio_to_local" in r]
@@ -330,9 +350,13 @@ def table(results: dict[str, list[Any]]) -> str:
         rss = f"{max(r['rss_mb'] for r in good):,.0f}"
         cpu = f"{statistics.median(r.get('cpu_ms_per_image', 0) for r in good):.2f}"
         server = f"{statistics.median(r.get('server_cpu_ms_per_image', 0) for r in good):.2f}"
-        rows.append([name, f"{rate:,.0f}", local, vs, rss, cpu, server])
-    head = ["case", "images/s", "/ local", "/ naive", "peak RSS (MB)", "CPU ms/img", "server"]
-    return _bench.markdown_table(head, rows, align="lrrrrrr")
+        bound = "-"
+        if name.startswith("imgbatch-") and local_cpu:
+            bound = f"{local_cpu / cpu_per_image(runs):.2f}x"
+        rows.append([name, f"{rate:,.0f}", local, vs, rss, cpu, server, bound])
+    head = ["case", "images/s", "/ local", "/ naive", "peak RSS (MB)", "CPU ms/img", "server",
+            "CPU bound / local"]  # fmt: skip
+    return _bench.markdown_table(head, rows, align="lrrrrrrr")
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
